@@ -1,0 +1,1 @@
+"""Pure, vectorised pricing functions (no I/O, no state)."""

@@ -1,0 +1,1 @@
+"""Risk layer: haircuts, margin models, coverage metrics and distance to liquidation."""

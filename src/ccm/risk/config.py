@@ -1,0 +1,150 @@
+"""Risk configuration as frozen value objects (parsed from YAML by ``ccm.io.config``).
+
+Every number a risk engineer may want to change is here, with the default documented in
+``ccm/presets/default.yaml``; unverified figures from the research notes are parameters, never constants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ccm.enums import MarginModelName
+from ccm.errors import InputError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Thresholds:
+    """Coverage-ratio thresholds: at or above ``warning`` is healthy; below ``liquidation`` liquidates."""
+
+    warning: float = 1.5
+    margin_call: float = 1.2
+    liquidation: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HaircutTier:
+    """Collateral ratio ``rate`` applied to the part of an asset's USD value up to ``up_to_usd``."""
+
+    up_to_usd: float
+    rate: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetRisk:
+    """Collateral risk settings of one asset.
+
+    haircut : static haircut (decimal).
+    tiers : value tiers (Binance/Bybit style), applied value-weighted on top of the haircut.
+    volatility : annualised vol for the volatility haircut z·σ·√(liquidation_days/365); None = off.
+    liquidation_days : days to liquidate the collateral (volatility and liquidity haircuts).
+    adv_usd : average daily volume in USD for the liquidity add-on; None = off.
+    impact_coefficient : Y in the square-root impact Y·σ_daily·√(value/ADV).
+    stable : a stablecoin: does not move in uniform price moves (distance to liquidation).
+    """
+
+    haircut: float = 0.0
+    tiers: tuple[HaircutTier, ...] = ()
+    volatility: float | None = None
+    liquidation_days: float = 1.0
+    adv_usd: float | None = None
+    impact_coefficient: float = 1.0
+    stable: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StandardParams:
+    """Deribit standard margin for one underlying (reference/exchanges.md §1.3–1.4)."""
+
+    future_im_base: float = 0.02
+    future_mm_base: float = 0.01
+    future_size_slope: float = 0.00005
+    option_im_max: float = 0.15
+    option_im_min: float = 0.10
+    option_mm: float = 0.075
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortfolioParams:
+    """Deribit portfolio margin (risk matrix) for one underlying (reference/exchanges.md §1.5)."""
+
+    price_range: float = 0.16
+    buckets: int = 4
+    vol_up: float = 0.50
+    vol_down: float = 0.25
+    vega_power_short: float = 0.30
+    vega_power_long: float = 0.13
+    min_vol_up: float = 0.50
+    min_dte_days: float = 1.0
+    extended_moves: tuple[float, ...] = (-0.66, -0.33, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0)
+    extended_table_factor: float = 1.0
+    extended_dampener: float = 100_000.0
+    pnl_offset: float = 0.0
+    min_annualised_move: float = 0.01
+    annualised_move_risk: float = 0.075
+    mm_factor: float = 0.8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LendingParams:
+    """Lending (health factor) parameters of one collateral asset (Aave style)."""
+
+    ltv: float = 0.0
+    liquidation_threshold: float = 0.0
+    liquidation_bonus: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DistanceSettings:
+    """Distance to liquidation search: a shared grid of moves, then per-account regula falsi."""
+
+    max_move: float = 0.95
+    grid: tuple[float, ...] = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5,
+                               0.65, 0.8, 0.95)
+    refine_iterations: int = 8
+    tolerance: float = 1e-5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskConfig:
+    """Everything the metrics depend on besides the book and the market."""
+
+    currency: str = "USD"
+    default_model: MarginModelName = MarginModelName.STANDARD
+    thresholds: Thresholds = Thresholds()
+    haircut_confidence_z: float = 2.326
+    assets: Mapping[str, AssetRisk] = field(default_factory=dict)
+    standard: Mapping[str, StandardParams] = field(default_factory=dict)
+    portfolio: Mapping[str, PortfolioParams] = field(default_factory=dict)
+    lending: Mapping[str, LendingParams] = field(default_factory=dict)
+    distance: DistanceSettings = DistanceSettings()
+    contributors_top: int = 3
+
+    def asset(self, name: str) -> AssetRisk:
+        """Settings of ``name``, else the ``default`` entry, else no haircut."""
+        return self.assets.get(name) or self.assets.get("default") or AssetRisk()
+
+    def _per_underlying(self, table: Mapping, section: str, underlying: str):
+        if underlying in table:
+            return table[underlying]
+        if "default" in table:
+            return table["default"]
+        raise InputError(
+            f"no {section} parameters for underlying {underlying!r}",
+            record=f"margin.{section}",
+            field=underlying,
+            hint=f"add margin.{section}.{underlying} (or margin.{section}.default) to the config",
+        )
+
+    def standard_for(self, underlying: str) -> StandardParams:
+        return self._per_underlying(self.standard, "standard", underlying)
+
+    def portfolio_for(self, underlying: str) -> PortfolioParams:
+        return self._per_underlying(self.portfolio, "portfolio", underlying)
+
+    def lending_for(self, asset: str) -> LendingParams:
+        if asset in self.lending:
+            return self.lending[asset]
+        if "default" in self.lending:
+            return self.lending["default"]
+        return LendingParams()

@@ -1,0 +1,180 @@
+"""RiskContext: a book, its resolved market and the compiled config, plus position-level valuation.
+
+Everything that re-values accounts goes through :func:`position_values` and :func:`account_equity`, at
+the current market or under a uniform relative move of all non-stable prices per account (the move
+used by distance to liquidation). One code path serves both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ccm._typing import BoolArray, FloatArray, IntArray
+from ccm.book.book import Book, nonzeros_of_rows, row_of_nonzeros, row_sums
+from ccm.enums import MARGIN_MODELS, MarginModelName
+from ccm.market.resolve import MarketState
+from ccm.pricing.contracts import unit_value
+from ccm.risk.config import RiskConfig
+from ccm.risk.haircut import HaircutTable, collateral_values, compile_haircuts
+
+LENDING_CODE = MARGIN_MODELS.index(MarginModelName.LENDING)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskContext:
+    """Inputs of every risk computation, aligned (n_accounts rows of ``book``).
+
+    Attributes
+    ----------
+    model_code : int8 (n_accounts,), the margin model of each account (config default resolved).
+    moving : bool (n_assets,), assets whose price moves in a uniform move (not stablecoins).
+    position_row : int64 (nnz,), account row of each stored position.
+    entry_total : float (nnz,), entry side of futures P&L in settlement units, unpriced quantity settled
+        at the current forward (so its P&L is 0 now).
+    """
+
+    book: Book
+    market: MarketState
+    config: RiskConfig
+    haircuts: HaircutTable
+    model_code: np.ndarray
+    moving: BoolArray
+    position_row: IntArray
+    entry_total: FloatArray
+
+    @classmethod
+    def build(cls, book: Book, market: MarketState, config: RiskConfig) -> RiskContext:
+        haircuts = compile_haircuts(book.assets, config)
+        default = MARGIN_MODELS.index(config.default_model)
+        model_code = np.where(book.margin_model < 0, default, book.margin_model).astype(np.int8)
+        cols = book.positions.indices
+        forward = market.forward[cols]
+        inverse = book.instruments.inverse[cols]
+        settle_at_mark = np.where(inverse, book.unpriced_quantity / forward, -book.unpriced_quantity * forward)
+        return cls(
+            book=book,
+            market=market,
+            config=config,
+            haircuts=haircuts,
+            model_code=model_code,
+            moving=~haircuts.stable,
+            position_row=row_of_nonzeros(book.positions),
+            entry_total=book.entry_amount + settle_at_mark,
+        )
+
+    @property
+    def n_accounts(self) -> int:
+        return self.book.n_accounts
+
+    def take(self, rows: IntArray) -> RiskContext:
+        """The context restricted to account ``rows`` (in that order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        nz = nonzeros_of_rows(self.book.positions.indptr, rows)
+        sub = self.book.take(rows)
+        return RiskContext(
+            book=sub,
+            market=self.market,
+            config=self.config,
+            haircuts=self.haircuts,
+            model_code=self.model_code[rows],
+            moving=self.moving,
+            position_row=row_of_nonzeros(sub.positions),
+            entry_total=self.entry_total[nz],
+        )
+
+    # -- price multipliers under a per-account uniform move ------------------------------------
+    def position_multipliers(self, moves: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+        """(underlying, settlement-asset) price multipliers per stored position, shapes (nnz,)."""
+        cols = self.book.positions.indices
+        if moves is None:
+            one = np.ones(cols.shape[0])
+            return one, one
+        m = moves[self.position_row]
+        ins = self.book.instruments
+        under = 1.0 + m * self.moving[ins.underlying[cols]]
+        settle = 1.0 + m * self.moving[ins.settlement_asset[cols]]
+        return under, settle
+
+    def balance_multipliers(self, moves: FloatArray | None) -> FloatArray | None:
+        if moves is None:
+            return None
+        balances = self.book.balances
+        return 1.0 + moves[row_of_nonzeros(balances)] * self.moving[balances.indices]
+
+
+def instrument_terms(ctx: RiskContext, cols: IntArray) -> dict[str, np.ndarray]:
+    """Contract terms (for ``pricing.contracts``) of the instruments ``cols``."""
+    ins, mkt = ctx.book.instruments, ctx.market
+    return dict(
+        is_option=ins.is_option[cols],
+        inverse=ins.inverse[cols],
+        strike=ins.strike[cols],
+        tau=mkt.tau[cols],
+        is_call=ins.is_call[cols],
+    )
+
+
+def position_values(
+    ctx: RiskContext, moves: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """Unit value (settlement units) and settlement price (USD) of each stored position, shapes (nnz,).
+
+    With ``moves`` (n_accounts,), each account's positions are valued with all non-stable prices
+    multiplied by (1 + move); vols are held fixed (sticky strike). Without, the current market.
+    """
+    cols = ctx.book.positions.indices
+    mkt = ctx.market
+    if moves is None:
+        return mkt.unit_value[cols], mkt.settle_price[cols]
+    if moves.size and np.all(moves == moves[0]):
+        # One move for every account: value each instrument once, then gather.
+        ins = ctx.book.instruments
+        every = np.arange(ctx.book.n_instruments)
+        under = 1.0 + moves[0] * ctx.moving[ins.underlying]
+        settle = 1.0 + moves[0] * ctx.moving[ins.settlement_asset]
+        values = unit_value(mkt.forward * under, vol=mkt.vol, **instrument_terms(ctx, every))
+        return values[cols], (mkt.settle_price * settle)[cols]
+    under, settle = ctx.position_multipliers(moves)
+    values = unit_value(mkt.forward[cols] * under, vol=mkt.vol[cols], **instrument_terms(ctx, cols))
+    return values, mkt.settle_price[cols] * settle
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EquityParts:
+    """Per-account value parts in USD, each of shape (n_accounts,)."""
+
+    collateral_raw: FloatArray
+    collateral_value: FloatArray
+    position_value: FloatArray  # futures unrealised P&L + option and spot position value
+
+    @property
+    def equity(self) -> FloatArray:
+        return self.collateral_raw + self.position_value
+
+    @property
+    def adjusted_equity(self) -> FloatArray:
+        return self.collateral_value + self.position_value
+
+
+def account_equity(ctx: RiskContext, moves: FloatArray | None = None) -> EquityParts:
+    """Equity, haircut collateral and position value per account (DESIGN.md §2), optionally moved.
+
+    Accounts under the lending model value collateral without haircut: the protocol's liquidation
+    threshold plays that role in their requirement (see ``risk.margin.lending``).
+    """
+    raw, cut = collateral_values(
+        ctx.book.balances,
+        ctx.market.asset_prices,
+        ctx.haircuts,
+        price_multiplier=ctx.balance_multipliers(moves),
+        haircut_rows=ctx.model_code != LENDING_CODE,
+    )
+    values, settle = position_values(ctx, moves)
+    per_position = (ctx.book.positions.data * values + ctx.entry_total) * settle
+    return EquityParts(
+        collateral_raw=raw,
+        collateral_value=cut,
+        position_value=row_sums(per_position, ctx.book.positions.indptr),
+    )
