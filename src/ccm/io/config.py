@@ -1,0 +1,326 @@
+"""Risk configuration YAML ↔ :class:`~ccm.risk.config.RiskConfig`.
+
+A user file is deep-merged over the packaged default ``ccm/presets/default.yaml``: mappings merge key by
+key, lists and scalars replace, and ``null`` removes a key (the built-in default of that setting then
+applies, e.g. ``volatility: null`` switches the volatility haircut off; ``assets: {SOL: null}`` drops SOL).
+A file with ``inherit_default: false`` is used on its own (what :func:`write_config_yaml` writes).
+Errors name the file the bad value came from, the key path of its parent as record
+(``margin.portfolio.BTC``) and the key as field (``price_range``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from ccm.enums import MarginModelName
+from ccm.errors import InputError
+from ccm.io.files import parse_document, read_document, write_text_atomic
+from ccm.io.validation import STRICT, Loc, input_error, locate_by_parent
+from ccm.risk.config import (
+    AssetRisk,
+    DistanceSettings,
+    HaircutTier,
+    LendingParams,
+    PortfolioParams,
+    RiskConfig,
+    StandardParams,
+    Thresholds,
+)
+
+DEFAULT_CONFIG = "ccm/presets/default.yaml"
+SCALARS = ("currency", "haircut_confidence_z", "contributors_top")
+
+Unit = Annotated[float, Field(ge=0, le=1)]
+NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+OpenUnit = Annotated[float, Field(gt=0, lt=1)]
+
+# Every field defaults to None = "not given": the dataclass default applies (nulls never reach the schema).
+
+
+class ThresholdsIn(BaseModel):
+    model_config = STRICT
+    warning: Positive | None = None
+    margin_call: Positive | None = None
+    liquidation: Positive | None = None
+
+
+class TierIn(BaseModel):
+    model_config = STRICT
+    up_to_usd: Annotated[float, Field(gt=0, allow_inf_nan=True)]  # .inf: the ladder has no zero-rate tail
+    rate: Unit
+
+
+class AssetIn(BaseModel):
+    model_config = STRICT
+    haircut: Unit | None = None
+    tiers: list[TierIn] | None = None
+    volatility: NonNegative | None = None
+    liquidation_days: Positive | None = None
+    adv_usd: Positive | None = None
+    impact_coefficient: NonNegative | None = None
+    stable: bool | None = None
+
+
+class StandardIn(BaseModel):
+    model_config = STRICT
+    future_im_base: Unit | None = None
+    future_mm_base: Unit | None = None
+    future_size_slope: NonNegative | None = None
+    option_im_max: Unit | None = None
+    option_im_min: Unit | None = None
+    option_mm: Unit | None = None
+
+
+class PortfolioIn(BaseModel):
+    model_config = STRICT
+    price_range: OpenUnit | None = None
+    buckets: Annotated[int, Field(ge=1)] | None = None
+    vol_up: NonNegative | None = None
+    vol_down: Unit | None = None
+    vega_power_short: NonNegative | None = None
+    vega_power_long: NonNegative | None = None
+    min_vol_up: NonNegative | None = None
+    min_dte_days: Positive | None = None
+    extended_moves: list[Annotated[float, Field(gt=-1)]] | None = None
+    extended_table_factor: NonNegative | None = None
+    extended_dampener: NonNegative | None = None
+    pnl_offset: Unit | None = None
+    min_annualised_move: NonNegative | None = None
+    annualised_move_risk: NonNegative | None = None
+    mm_factor: Annotated[float, Field(gt=0, le=1)] | None = None
+
+
+class MarginIn(BaseModel):
+    model_config = STRICT
+    standard: dict[str, StandardIn] | None = None
+    portfolio: dict[str, PortfolioIn] | None = None
+
+
+class LendingIn(BaseModel):
+    model_config = STRICT
+    ltv: Unit | None = None
+    liquidation_threshold: Unit | None = None
+    liquidation_bonus: Unit | None = None
+
+
+class DistanceIn(BaseModel):
+    model_config = STRICT
+    max_move: OpenUnit | None = None
+    grid: list[OpenUnit] | None = None
+    refine_iterations: Annotated[int, Field(ge=0)] | None = None
+    tolerance: Positive | None = None
+
+
+class ConfigIn(BaseModel):
+    """The risk configuration document (every section optional; see the packaged default)."""
+
+    model_config = STRICT
+    inherit_default: bool | None = None
+    currency: Annotated[str, Field(min_length=1)] | None = None
+    default_model: Literal["standard", "portfolio", "lending"] | None = None
+    thresholds: ThresholdsIn | None = None
+    haircut_confidence_z: NonNegative | None = None
+    assets: dict[str, AssetIn] | None = None
+    margin: MarginIn | None = None
+    lending: dict[str, LendingIn] | None = None
+    distance: DistanceIn | None = None
+    contributors_top: Annotated[int, Field(ge=0)] | None = None
+
+
+def _given(model: BaseModel | None) -> dict[str, Any]:
+    return {} if model is None else model.model_dump(exclude_none=True)
+
+
+def strip_nulls(value: Any) -> Any:
+    """Drop ``None`` values from mappings, recursively (lists are kept as they are)."""
+    if isinstance(value, Mapping):
+        return {k: strip_nulls(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``: mappings merge, other values replace, ``None`` removes the key."""
+    out = dict(base)
+    for key, value in override.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = strip_nulls(value)
+    return out
+
+
+def _has(data: Any, loc: Loc) -> bool:
+    for part in loc:
+        if isinstance(data, Mapping) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return False
+    return True
+
+
+class _Source:
+    """Which file a merged value came from: the user's file where it sets the key, else the default."""
+
+    def __init__(self, user: Mapping[str, Any] | None = None, user_file: str | None = None) -> None:
+        self.user, self.user_file = user, user_file
+
+    def sets(self, loc: Loc) -> bool:
+        return self.user is not None and self.user_file is not None and _has(self.user, loc)
+
+    def file(self, loc: Loc) -> str:
+        return self.user_file if self.sets(loc) and self.user_file else DEFAULT_CONFIG
+
+    def error(self, *locs: Loc, message: str, hint: str | None = None) -> InputError:
+        """Error at the last of ``locs`` (keys involved in one rule) that the user's file sets."""
+        loc = next((c for c in reversed(locs) if self.sets(c)), locs[-1])
+        record, field = locate_by_parent(loc)
+        return InputError(message, file=self.file(loc), record=record, field=field, hint=hint)
+
+
+THRESHOLD_HINT = "thresholds must decrease: warning > margin_call > liquidation > 0"
+
+
+def _check(config: RiskConfig, src: _Source) -> None:
+    """Relations between values that the schema's per-field ranges cannot express."""
+    t = config.thresholds
+    for upper, lower in (("warning", "margin_call"), ("margin_call", "liquidation")):
+        if not getattr(t, upper) > getattr(t, lower):
+            raise src.error(("thresholds", upper), ("thresholds", lower), hint=THRESHOLD_HINT,
+                            message=f"{lower} ({getattr(t, lower)}) must be below {upper} "
+                                    f"({getattr(t, upper)})")
+    for name, asset in config.assets.items():
+        bounds = [tier.up_to_usd for tier in asset.tiers]
+        for k in range(1, len(bounds)):
+            if not bounds[k] > bounds[k - 1]:
+                raise src.error(("assets", name, "tiers", k, "up_to_usd"),
+                                message=f"tier bounds must increase, got {bounds[k - 1]} then {bounds[k]}")
+    for name, p in config.standard.items():
+        at = ("margin", "standard", name)
+        if p.future_im_base < p.future_mm_base:
+            raise src.error(at + ("future_mm_base",), at + ("future_im_base",), message=(
+                f"future_im_base ({p.future_im_base}) is below future_mm_base ({p.future_mm_base})"))
+        if p.option_im_max < p.option_im_min:
+            raise src.error(at + ("option_im_max",), at + ("option_im_min",), message=(
+                f"option_im_min ({p.option_im_min}) exceeds option_im_max ({p.option_im_max})"))
+    for name, p in config.portfolio.items():
+        if 0.0 in p.extended_moves:
+            k = p.extended_moves.index(0.0)
+            raise src.error(("margin", "portfolio", name, "extended_moves", k),
+                            message="an extended move cannot be 0")
+    for name, p in config.lending.items():
+        if p.ltv > p.liquidation_threshold:
+            raise src.error(("lending", name, "liquidation_threshold"), ("lending", name, "ltv"),
+                            message=f"ltv ({p.ltv}) exceeds liquidation_threshold "
+                                    f"({p.liquidation_threshold})",
+                            hint="need ltv ≤ liquidation_threshold ≤ 1")
+    grid = config.distance.grid
+    for k in range(1, len(grid)):
+        if not grid[k] > grid[k - 1]:
+            raise src.error(("distance", "grid", k),
+                            message=f"grid moves must increase, got {grid[k - 1]} then {grid[k]}")
+
+
+def config_from_dict(data: Mapping[str, Any], *, source: _Source | None = None) -> RiskConfig:
+    """Validate a complete (already merged) configuration mapping into a RiskConfig."""
+    src = source or _Source()
+    try:
+        doc = ConfigIn.model_validate(data)
+    except ValidationError as exc:
+        loc = tuple(exc.errors()[0]["loc"])
+        raise input_error(exc, ConfigIn, file=src.file(loc), locate=locate_by_parent) from None
+    margin = doc.margin or MarginIn()
+    config = RiskConfig(
+        **{k: v for k, v in _given(doc).items() if k in SCALARS},
+        **({"default_model": MarginModelName(doc.default_model)} if doc.default_model else {}),
+        **({"thresholds": Thresholds(**_given(doc.thresholds))} if doc.thresholds else {}),
+        assets={
+            name: AssetRisk(**{**_given(a), **({"tiers": tuple(HaircutTier(**_given(t)) for t in a.tiers)}
+                                               if a.tiers is not None else {})})
+            for name, a in (doc.assets or {}).items()
+        },
+        standard={name: StandardParams(**_given(p)) for name, p in (margin.standard or {}).items()},
+        portfolio={
+            name: PortfolioParams(**{**_given(p), **({"extended_moves": tuple(p.extended_moves)}
+                                                     if p.extended_moves is not None else {})})
+            for name, p in (margin.portfolio or {}).items()
+        },
+        lending={name: LendingParams(**_given(p)) for name, p in (doc.lending or {}).items()},
+        **({"distance": DistanceSettings(**{**_given(doc.distance), **(
+            {"grid": tuple(doc.distance.grid)} if doc.distance.grid is not None else {})})}
+           if doc.distance else {}),
+    )
+    _check(config, src)
+    return config
+
+
+def _default_document() -> dict[str, Any]:
+    text = resources.files("ccm").joinpath("presets", "default.yaml").read_text(encoding="utf-8")
+    data = parse_document(text, file=DEFAULT_CONFIG, yaml_syntax=True)
+    if not isinstance(data, Mapping):
+        raise InputError("the packaged default config is not a mapping", file=DEFAULT_CONFIG)
+    return strip_nulls(data)
+
+
+def load_config(path: str | Path | None = None) -> RiskConfig:
+    """The risk configuration: the packaged default, or ``path`` merged over it; raises InputError."""
+    if path is None:
+        return config_from_dict(_default_document())
+    path = Path(path)
+    user = read_document(path, what="config")
+    user = {} if user is None else user
+    if not isinstance(user, Mapping):
+        raise InputError(f"a config file must hold a mapping at the top level, got {type(user).__name__}",
+                         file=str(path))
+    inherit = user.get("inherit_default", True)
+    if not isinstance(inherit, bool):
+        raise InputError(f"must be true or false, got {inherit!r}", file=str(path), field="inherit_default")
+    merged = deep_merge(_default_document(), user) if inherit else strip_nulls(user)
+    return config_from_dict(merged, source=_Source(user, str(path)))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, MarginModelName):
+        return value.value
+    return value
+
+
+def config_to_dict(config: RiskConfig) -> dict[str, Any]:
+    """The YAML layout of ``config``: complete, so marked ``inherit_default: false``."""
+    return {
+        "inherit_default": False,
+        "currency": config.currency,
+        "default_model": str(config.default_model),
+        "thresholds": _plain(asdict(config.thresholds)),
+        "haircut_confidence_z": config.haircut_confidence_z,
+        "assets": {name: _plain(asdict(a)) for name, a in config.assets.items()},
+        "margin": {
+            "standard": {name: _plain(asdict(p)) for name, p in config.standard.items()},
+            "portfolio": {name: _plain(asdict(p)) for name, p in config.portfolio.items()},
+        },
+        "lending": {name: _plain(asdict(p)) for name, p in config.lending.items()},
+        "distance": _plain(asdict(config.distance)),
+        "contributors_top": config.contributors_top,
+    }
+
+
+def write_config_yaml(config: RiskConfig, path: str | Path) -> None:
+    """Write ``config`` as a complete YAML file (atomic) that :func:`load_config` reads back equal."""
+    text = yaml.safe_dump(config_to_dict(config), sort_keys=False, allow_unicode=True)
+    header = "# ccm risk configuration written by ccm.io (complete: not merged over the default)\n"
+    write_text_atomic(Path(path), header + text)
