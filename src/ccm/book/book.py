@@ -17,12 +17,19 @@ def row_of_nonzeros(matrix: sp.csr_matrix) -> IntArray:
 
 
 def row_sums(values: FloatArray, indptr: np.ndarray) -> FloatArray:
-    """Sum of per-entry ``values`` (nnz,) over each CSR row, shape (n_rows,)."""
+    """Sum of per-entry ``values`` over each CSR row.
+
+    ``values`` of shape (nnz,) gives (n_rows,); (B, nnz) gives (B, n_rows).
+    """
     n_rows = indptr.shape[0] - 1
-    if values.size == 0:
-        return np.zeros(n_rows)
-    rows = np.repeat(np.arange(n_rows), np.diff(indptr))
-    return np.bincount(rows, weights=values, minlength=n_rows)
+    nnz = values.shape[-1]
+    if values.ndim == 1:
+        if nnz == 0:
+            return np.zeros(n_rows)
+        rows = np.repeat(np.arange(n_rows), np.diff(indptr))
+        return np.bincount(rows, weights=values, minlength=n_rows)
+    aggregate = sp.csr_matrix((np.ones(nnz), np.arange(nnz), indptr), shape=(n_rows, nnz))
+    return np.asarray(aggregate @ values.T).T
 
 
 def nonzeros_of_rows(indptr: np.ndarray, rows: IntArray) -> IntArray:

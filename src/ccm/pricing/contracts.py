@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ccm._typing import BoolArray, FloatArray
+from ccm.pricing import _black76_compiled as _compiled
 from ccm.pricing.black76 import black76_greeks, black76_price
 
 
@@ -30,16 +31,68 @@ def unit_value(
     vol: FloatArray,
     is_call: BoolArray,
 ) -> FloatArray:
-    """Value of one unit in settlement-asset units; arrays broadcast (scenario axis first)."""
+    """Value of one unit in settlement-asset units; arrays broadcast (scenario axis first).
+
+    Black-76 is evaluated on option entries only; delta-one entries cost one division at most.
+    With numba installed, the common case — forward and vol of shape (n,) or (S, n), terms of shape (n,)
+    — runs in a compiled kernel (tests compare it with the numpy path).
+    """
+    compiled = _compiled_unit_value(forward, is_option, inverse, strike, tau, vol, is_call)
+    if compiled is not None:
+        return compiled
+    return unit_value_numpy(forward, is_option=is_option, inverse=inverse, strike=strike, tau=tau, vol=vol,
+                            is_call=is_call)
+
+
+def _compiled_unit_value(forward, is_option, inverse, strike, tau, vol, is_call):
+    if not _compiled.AVAILABLE:
+        return None
     forward = np.asarray(forward, dtype=np.float64)
-    safe_strike = np.where(is_option, strike, 1.0)
-    safe_vol = np.where(is_option, vol, 0.0)
-    option_usd = black76_price(forward, safe_strike, tau, safe_vol, is_call)
+    terms = [np.asarray(x) for x in (is_option, inverse, strike, tau, is_call)]
+    if forward.ndim not in (1, 2) or forward.size < _compiled_min_size():
+        return None
+    n = forward.shape[-1]
+    if any(t.shape != (n,) for t in terms):
+        return None
+    vol = np.asarray(vol, dtype=np.float64)
+    if vol.shape not in ((n,), forward.shape):
+        return None
+    f2 = forward.reshape(-1, n)
+    v2 = np.broadcast_to(vol, forward.shape).reshape(-1, n) if vol.shape == (n,) else vol.reshape(-1, n)
+    is_opt, inv, k, t, call = terms
+    out = _compiled.unit_value_2d(f2, v2, is_opt.astype(np.bool_), inv.astype(np.bool_),
+                                  k.astype(np.float64), t.astype(np.float64), call.astype(np.bool_))
+    return out.reshape(forward.shape)
+
+
+def _compiled_min_size() -> int:
+    from ccm.pricing.black76 import COMPILED_MIN_SIZE
+
+    return COMPILED_MIN_SIZE
+
+
+def unit_value_numpy(
+    forward: FloatArray,
+    *,
+    is_option: BoolArray,
+    inverse: BoolArray,
+    strike: FloatArray,
+    tau: FloatArray,
+    vol: FloatArray,
+    is_call: BoolArray,
+) -> FloatArray:
+    """The numpy implementation of :func:`unit_value` (any broadcastable shapes)."""
+    arrays = np.broadcast_arrays(np.asarray(forward, dtype=np.float64), is_option, inverse, strike, tau, vol,
+                                 is_call)
+    forward, is_option, inverse, strike, tau, vol, is_call = arrays
     with np.errstate(divide="ignore"):
-        inv_forward = 1.0 / forward
-    delta_one = np.where(inverse, -inv_forward, forward)
-    option = np.where(inverse, option_usd * inv_forward, option_usd)
-    return np.where(is_option, option, delta_one)
+        out = np.where(inverse, -1.0 / forward, forward)
+    if is_option.any():
+        sel = np.asarray(is_option, dtype=bool)
+        f = forward[sel]
+        usd = black76_price(f, strike[sel], tau[sel], vol[sel], is_call[sel])
+        out[sel] = np.where(inverse[sel], usd / f, usd)
+    return out
 
 
 def unit_delta(

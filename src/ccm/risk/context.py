@@ -84,24 +84,39 @@ class RiskContext:
             entry_total=self.entry_total[nz],
         )
 
-    # -- price multipliers under a per-account uniform move ------------------------------------
+    # -- price multipliers under uniform moves ----------------------------------------------------
+    # ``moves`` is None (current market), (n_accounts,) one move per account, or (B, n_accounts):
+    # B moves per account; results then carry a leading axis of length B.
     def position_multipliers(self, moves: FloatArray | None) -> tuple[FloatArray, FloatArray]:
-        """(underlying, settlement-asset) price multipliers per stored position, shapes (nnz,)."""
+        """(underlying, settlement-asset) price multipliers per stored position, shapes (nnz,) or (B, nnz)."""
         cols = self.book.positions.indices
         if moves is None:
             one = np.ones(cols.shape[0])
             return one, one
-        m = moves[self.position_row]
+        m = moves[..., self.position_row]
         ins = self.book.instruments
         under = 1.0 + m * self.moving[ins.underlying[cols]]
         settle = 1.0 + m * self.moving[ins.settlement_asset[cols]]
         return under, settle
 
     def balance_multipliers(self, moves: FloatArray | None) -> FloatArray | None:
+        """Price multiplier per stored balance, shape (nnz,) or (B, nnz); None without moves."""
         if moves is None:
             return None
         balances = self.book.balances
-        return 1.0 + moves[row_of_nonzeros(balances)] * self.moving[balances.indices]
+        return 1.0 + moves[..., row_of_nonzeros(balances)] * self.moving[balances.indices]
+
+
+def shared_moves(moves: FloatArray | None) -> FloatArray | None:
+    """The moves as (B,) when every account has the same move(s), else None."""
+    if moves is None:
+        return np.zeros(1)
+    if moves.shape[-1] == 0:
+        return moves[..., :1].reshape(-1) if moves.ndim == 2 else np.zeros(1)
+    first = moves[..., :1]
+    if np.all(moves == first):
+        return first.reshape(-1)
+    return None
 
 
 def instrument_terms(ctx: RiskContext, cols: IntArray) -> dict[str, np.ndarray]:
@@ -119,23 +134,26 @@ def instrument_terms(ctx: RiskContext, cols: IntArray) -> dict[str, np.ndarray]:
 def position_values(
     ctx: RiskContext, moves: FloatArray | None = None
 ) -> tuple[FloatArray, FloatArray]:
-    """Unit value (settlement units) and settlement price (USD) of each stored position, shapes (nnz,).
+    """Unit value (settlement units) and settlement price (USD) of each stored position, (nnz,) or (B, nnz).
 
-    With ``moves`` (n_accounts,), each account's positions are valued with all non-stable prices
-    multiplied by (1 + move); vols are held fixed (sticky strike). Without, the current market.
+    With ``moves`` of shape (n_accounts,) or (B, n_accounts), each account's positions are valued with all
+    non-stable prices multiplied by (1 + move); vols are held fixed (sticky strike). Without, the current
+    market.
     """
     cols = ctx.book.positions.indices
     mkt = ctx.market
     if moves is None:
         return mkt.unit_value[cols], mkt.settle_price[cols]
-    if moves.size and np.all(moves == moves[0]):
-        # One move for every account: value each instrument once, then gather.
+    shared = shared_moves(moves)
+    if shared is not None:
+        # The same move(s) for every account: value each instrument once per move, then gather.
         ins = ctx.book.instruments
         every = np.arange(ctx.book.n_instruments)
-        under = 1.0 + moves[0] * ctx.moving[ins.underlying]
-        settle = 1.0 + moves[0] * ctx.moving[ins.settlement_asset]
+        m = shared[:, None] if moves.ndim == 2 else shared[0]
+        under = 1.0 + m * ctx.moving[ins.underlying]
+        settle = 1.0 + m * ctx.moving[ins.settlement_asset]
         values = unit_value(mkt.forward * under, vol=mkt.vol, **instrument_terms(ctx, every))
-        return values[cols], (mkt.settle_price * settle)[cols]
+        return values[..., cols], (mkt.settle_price * settle)[..., cols]
     under, settle = ctx.position_multipliers(moves)
     values = unit_value(mkt.forward[cols] * under, vol=mkt.vol[cols], **instrument_terms(ctx, cols))
     return values, mkt.settle_price[cols] * settle
@@ -143,7 +161,7 @@ def position_values(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EquityParts:
-    """Per-account value parts in USD, each of shape (n_accounts,)."""
+    """Per-account value parts in USD, each of shape (n_accounts,) or (B, n_accounts) under B moves."""
 
     collateral_raw: FloatArray
     collateral_value: FloatArray

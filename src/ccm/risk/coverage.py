@@ -15,7 +15,7 @@ from ccm.book.book import row_of_nonzeros
 from ccm.enums import MARGIN_MODELS, STATUSES, MarginModelName, Status
 from ccm.risk.config import Thresholds
 from ccm.risk.context import LENDING_CODE, RiskContext, account_equity
-from ccm.risk.distance import distance_to_liquidation
+from ccm.risk.distance import distances_to_liquidation
 from ccm.risk.margin import margin_requirement
 from ccm.risk.margin.base import Requirement
 from ccm.risk.margin.lending import health_factor
@@ -136,8 +136,7 @@ def compute_coverage(
     hf = np.where(ctx.model_code == LENDING_CODE, health_factor(ctx), np.nan)
     hf = np.where(np.isinf(hf), np.nan, hf)
     if with_distance:
-        down = distance_to_liquidation(ctx, -1, excess, on_step=lambda: step("distance"))
-        up = distance_to_liquidation(ctx, +1, excess, on_step=lambda: step("distance"))
+        down, up = distances_to_liquidation(ctx, excess, on_step=lambda: step("distance"))
     else:
         down = up = np.full(ctx.n_accounts, np.nan)
     contributors = top_contributors(ctx, req, ctx.config.contributors_top)

@@ -1,11 +1,16 @@
 """Distance to liquidation: the smallest uniform relative move of all non-stable prices (down and up
 separately; vols fixed; haircuts and the requirement re-evaluated) at which coverage reaches 1.
 
-Search, vectorised over accounts: (1) evaluate f(m) = adjusted equity − maintenance margin for all
-still-open accounts at each move of a shared grid (each instrument valued once per grid point);
-(2) the first grid point with f < 0 brackets the root; (3) per-account Illinois regula falsi inside the
-bracket, each account at its own move. Returns NaN where coverage stays ≥ 1 up to ``max_move``, and 0
-where coverage is already below 1.
+Search, vectorised over accounts:
+
+1. f(m) = adjusted equity − maintenance margin (coverage ≥ 1 ⇔ f ≥ 0) is evaluated for every account
+   that can breach at all, at every move of a shared grid in both directions in one batched pass
+   (instruments valued once per grid move; accounts in chunks to bound memory);
+2. the first grid move with f < 0 brackets the root (f ≥ 0 at the previous grid move or at 0);
+3. per-account Illinois regula falsi inside the bracket, each account at its own move, until the
+   bracket is narrower than ``tolerance``; the estimate is the linear crossing inside the final bracket.
+
+Returns NaN where coverage stays ≥ 1 up to ``max_move`` and 0 where coverage is already below 1.
 """
 
 from __future__ import annotations
@@ -14,18 +19,21 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ccm._typing import FloatArray
+from ccm._typing import FloatArray, IntArray
 from ccm.risk.context import RiskContext, account_equity
 from ccm.risk.margin import margin_requirement
 
+#: Bound on grid moves × stored positions evaluated at once in the grid pass.
+GRID_CHUNK_CELLS = 6_000_000
+
 
 def excess_at(ctx: RiskContext, moves: FloatArray) -> FloatArray:
-    """Adjusted equity − maintenance margin per account under per-account moves, shape (n_accounts,)."""
+    """Adjusted equity − maintenance margin under ``moves`` (n_accounts,) or (B, n_accounts)."""
     return account_equity(ctx, moves).adjusted_equity - margin_requirement(ctx, moves).maintenance
 
 
-def _can_breach(ctx: RiskContext) -> np.ndarray:
-    """Accounts that can reach coverage 1 at all: those with positions or borrowings."""
+def can_breach(ctx: RiskContext) -> np.ndarray:
+    """Accounts that can reach coverage 1 at all: those with positions or borrowings, (n_accounts,)."""
     has_positions = np.diff(ctx.book.positions.indptr) > 0
     bal = ctx.book.balances
     negative = np.zeros(ctx.n_accounts, dtype=bool)
@@ -34,65 +42,84 @@ def _can_breach(ctx: RiskContext) -> np.ndarray:
     return has_positions | negative
 
 
-def distance_to_liquidation(
-    ctx: RiskContext,
-    direction: int,
-    excess_now: FloatArray,
-    *,
-    on_step: Callable[[], None] | None = None,
-) -> FloatArray:
-    """Magnitude of the breaching move per account (direction −1 = prices down, +1 = up), (n_accounts,)."""
+def _grid(ctx: RiskContext) -> FloatArray:
     settings = ctx.config.distance
-    grid = np.array([g for g in settings.grid if g <= settings.max_move] or [settings.max_move])
-    if grid[-1] < settings.max_move:
+    grid = np.array(sorted(g for g in settings.grid if 0 < g <= settings.max_move))
+    if grid.size == 0 or grid[-1] < settings.max_move:
         grid = np.append(grid, settings.max_move)
-    n = ctx.n_accounts
-    out = np.full(n, np.nan)
-    out[excess_now < 0] = 0.0
-    active = np.flatnonzero((excess_now >= 0) & _can_breach(ctx))
-    lo = np.zeros(n)
-    f_lo = excess_now.astype(float).copy()
-    hi = np.full(n, np.nan)
-    f_hi = np.full(n, np.nan)
-    for g in grid:
-        if active.size == 0:
+    return grid
+
+
+def _excess_on_grid(ctx: RiskContext, rows: IntArray, moves: FloatArray) -> FloatArray:
+    """f at each of ``moves`` (B,) for accounts ``rows``, shape (B, len(rows)), in chunks of accounts."""
+    out = np.empty((moves.shape[0], rows.shape[0]))
+    indptr = ctx.book.positions.indptr
+    sizes = indptr[rows + 1] - indptr[rows] + 1
+    bounds = np.searchsorted(np.cumsum(sizes), np.arange(0, sizes.sum(), max(1, GRID_CHUNK_CELLS // moves.shape[0])))
+    edges = np.unique(np.concatenate([[0], bounds, [rows.shape[0]]]))
+    for start, stop in zip(edges[:-1], edges[1:], strict=True):  # chunks of accounts bound memory
+        chunk = rows[start:stop]
+        sub = ctx.take(chunk)
+        out[:, start:stop] = excess_at(sub, np.broadcast_to(moves[:, None], (moves.shape[0], chunk.shape[0])))
+    return out
+
+
+def _refine(ctx: RiskContext, rows: IntArray, direction: int, a, b, fa, fb, on_step) -> FloatArray:
+    """Illinois regula falsi for accounts ``rows`` with f(a) ≥ 0 > f(b); returns the root magnitudes."""
+    settings = ctx.config.distance
+    side = np.zeros(rows.shape[0], dtype=np.int8)  # which end was replaced last (Illinois)
+    for _ in range(settings.refine_iterations):
+        open_ = np.flatnonzero((b - a) > settings.tolerance)
+        if open_.size == 0:
             break
-        sub = ctx.take(active)
-        f = excess_at(sub, np.full(active.size, direction * g))
-        breached = f < 0
-        hit = active[breached]
-        hi[hit], f_hi[hit] = g, f[breached]
-        keep = active[~breached]
-        lo[keep], f_lo[keep] = g, f[~breached]
-        active = keep
+        a_o, b_o, fa_o, fb_o = a[open_], b[open_], fa[open_], fb[open_]
+        c = np.where(fa_o != fb_o, b_o - fb_o * (b_o - a_o) / (fb_o - fa_o), 0.5 * (a_o + b_o))
+        c = np.clip(c, a_o, b_o)
+        fc = excess_at(ctx.take(rows[open_]), direction * c)
+        left = fc >= 0  # root in [c, b]
+        a[open_] = np.where(left, c, a_o)
+        fa[open_] = np.where(left, fc, fa_o)
+        b[open_] = np.where(left, b_o, c)
+        fb[open_] = np.where(left, fb_o, fc)
+        last = side[open_]
+        fb[open_] = np.where(left & (last == 1), fb[open_] * 0.5, fb[open_])
+        fa[open_] = np.where(~left & (last == -1), fa[open_] * 0.5, fa[open_])
+        side[open_] = np.where(left, 1, -1)
         if on_step:
             on_step()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = np.where(fa != fb, a + fa * (b - a) / (fa - fb), 0.5 * (a + b))
+    return np.clip(root, a, b)
 
-    bracketed = np.flatnonzero(np.isfinite(hi))
-    a, b = lo[bracketed], hi[bracketed]
-    fa, fb = f_lo[bracketed], f_hi[bracketed]
-    if bracketed.size:
-        sub = ctx.take(bracketed)
-        side = np.zeros(bracketed.size, dtype=np.int8)  # Illinois: which end was kept last time
-        for _ in range(settings.refine_iterations):
-            open_ = (b - a) > settings.tolerance
-            if not open_.any():
-                break
-            c = np.where(fa != fb, b - fb * (b - a) / (fb - fa), 0.5 * (a + b))
-            c = np.clip(c, a, b)
-            fc = excess_at(sub, direction * c)
-            left = (fc >= 0) & open_  # root in [c, b]
-            right = (fc < 0) & open_  # root in [a, c]
-            a, fa = np.where(left, c, a), np.where(left, fc, fa)
-            b, fb = np.where(right, c, b), np.where(right, fc, fb)
-            # Illinois modification: halve the stale end's value when the same end is kept twice.
-            fb = np.where(left & (side == 1), fb * 0.5, fb)
-            fa = np.where(right & (side == -1), fa * 0.5, fa)
-            side = np.where(left, 1, np.where(right, -1, side)).astype(np.int8)
-            if on_step:
-                on_step()
-        # Final estimate: the linear crossing inside the last bracket (fa ≥ 0 > fb).
-        with np.errstate(divide="ignore", invalid="ignore"):
-            root = np.where(fa != fb, a + fa * (b - a) / (fa - fb), 0.5 * (a + b))
-        out[bracketed] = np.clip(root, a, b)
-    return out
+
+def distances_to_liquidation(
+    ctx: RiskContext, excess_now: FloatArray, *, on_step: Callable[[], None] | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """(down, up) move magnitudes per account, each of shape (n_accounts,); NaN = none within max_move."""
+    n = ctx.n_accounts
+    grid = _grid(ctx)
+    k = grid.shape[0]
+    results = []
+    candidates = np.flatnonzero((excess_now >= 0) & can_breach(ctx))
+    f_grid = _excess_on_grid(ctx, candidates, np.concatenate([-grid, grid])) if candidates.size else None
+    if on_step:
+        on_step()
+    for d, direction in enumerate((-1, +1)):
+        out = np.full(n, np.nan)
+        out[excess_now < 0] = 0.0
+        if f_grid is not None:
+            f = f_grid[d * k:(d + 1) * k]  # (k, n_candidates)
+            breached = f < 0
+            hit = breached.any(axis=0)
+            first = np.argmax(breached, axis=0)[hit]
+            cols = np.flatnonzero(hit)
+            rows = candidates[cols]
+            b = grid[first].copy()
+            fb = f[first, cols].copy()
+            prev = first - 1
+            a = np.where(prev >= 0, grid[np.maximum(prev, 0)], 0.0)
+            fa = np.where(prev >= 0, f[np.maximum(prev, 0), cols], excess_now[rows])
+            if rows.size:
+                out[rows] = _refine(ctx, rows, direction, a, b, fa.astype(float), fb, on_step)
+        results.append(out)
+    return results[0], results[1]

@@ -120,12 +120,12 @@ def collateral_values(
     ----------
     balances : csr_matrix (n_accounts, n_assets).
     asset_prices : ndarray (n_assets,), USD.
-    price_multiplier : optional ndarray (nnz,) aligned with ``balances.data`` (a per-account move).
+    price_multiplier : optional ndarray (nnz,) or (B, nnz) aligned with ``balances.data`` (moves).
     haircut_rows : optional bool (n_accounts,); rows where it is False are valued without haircut.
 
     Returns
     -------
-    (raw, after_haircut) : two ndarrays of shape (n_accounts,).
+    (raw, after_haircut) : two ndarrays of shape (n_accounts,), or (B, n_accounts) with B moves.
     """
     cols = balances.indices
     price = asset_prices[cols]

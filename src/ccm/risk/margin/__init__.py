@@ -29,20 +29,29 @@ MODELS: dict[MarginModelName, ModelFunction] = {
 
 
 def margin_requirement(ctx: RiskContext, moves: FloatArray | None = None) -> Requirement:
-    """Requirement of every account under its own model, shape (n_accounts,) arrays."""
+    """Requirement of every account under its own model.
+
+    ``moves``: None, (n_accounts,) or (B, n_accounts) uniform moves (see ``RiskContext``); the IM and MM
+    arrays have shape (n_accounts,) or (B, n_accounts) accordingly. Drivers are meaningful without moves.
+    """
     codes = np.unique(ctx.model_code)
     if codes.shape[0] == 1:
         return MODELS[MARGIN_MODELS[int(codes[0])]](ctx, moves)
-    out = Requirement.zeros(ctx.n_accounts, ctx.book.positions.nnz, ctx.book.balances.nnz)
-    for code in codes:
+    lead = () if moves is None or moves.ndim == 1 else (moves.shape[0],)
+    initial = np.zeros(lead + (ctx.n_accounts,))
+    maintenance = np.zeros(lead + (ctx.n_accounts,))
+    pos_driver = np.zeros(ctx.book.positions.nnz)
+    bal_driver = np.zeros(ctx.book.balances.nnz)
+    for code in codes:  # the few margin models, not accounts
         rows = np.flatnonzero(ctx.model_code == code)
-        sub = ctx.take(rows)
-        req = MODELS[MARGIN_MODELS[int(code)]](sub, None if moves is None else moves[rows])
-        out.initial[rows] = req.initial
-        out.maintenance[rows] = req.maintenance
-        out.position_driver[nonzeros_of_rows(ctx.book.positions.indptr, rows)] = req.position_driver
-        out.balance_driver[nonzeros_of_rows(ctx.book.balances.indptr, rows)] = req.balance_driver
-    return out
+        req = MODELS[MARGIN_MODELS[int(code)]](ctx.take(rows), None if moves is None else moves[..., rows])
+        initial[..., rows] = req.initial
+        maintenance[..., rows] = req.maintenance
+        if moves is None:
+            pos_driver[nonzeros_of_rows(ctx.book.positions.indptr, rows)] = req.position_driver
+            bal_driver[nonzeros_of_rows(ctx.book.balances.indptr, rows)] = req.balance_driver
+    return Requirement(initial=initial, maintenance=maintenance, position_driver=pos_driver,
+                       balance_driver=bal_driver)
 
 
 __all__ = ["MODELS", "Requirement", "margin_requirement"]

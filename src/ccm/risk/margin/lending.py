@@ -28,42 +28,33 @@ def lending_parameters(ctx: RiskContext) -> tuple[FloatArray, FloatArray]:
     return (np.array([p.ltv for p in params]), np.array([p.liquidation_threshold for p in params]))
 
 
-def lending_balances(ctx: RiskContext, moves: FloatArray | None = None) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per account: (collateral × LT, collateral × LTV, debt), USD, shapes (n_accounts,), plus per-entry c."""
+def _balance_values(ctx: RiskContext, moves: FloatArray | None) -> FloatArray:
+    """USD value of each stored balance, (nnz,) or (B, nnz) under moves."""
     bal = ctx.book.balances
-    ltv, lt = lending_parameters(ctx)
     price = ctx.market.asset_prices[bal.indices]
     mult = ctx.balance_multipliers(moves)
-    if mult is not None:
-        price = price * mult
-    value = bal.data * price
-    collateral = np.maximum(value, 0.0)
-    debt = np.maximum(-value, 0.0)
-    return (
-        row_sums(collateral * lt[bal.indices], bal.indptr),
-        row_sums(collateral * ltv[bal.indices], bal.indptr),
-        row_sums(debt, bal.indptr),
-    )
+    return bal.data * (price if mult is None else price * mult)
 
 
 def health_factor(ctx: RiskContext, moves: FloatArray | None = None) -> FloatArray:
-    """Σ collateral × LT ÷ debt per account, shape (n_accounts,); +inf without debt."""
-    weighted, _, debt = lending_balances(ctx, moves)
+    """Σ collateral × LT ÷ debt per account, (n_accounts,) or (B, n_accounts); +inf without debt."""
+    bal = ctx.book.balances
+    _, lt = lending_parameters(ctx)
+    value = _balance_values(ctx, moves)
+    weighted = row_sums(np.maximum(value, 0.0) * lt[bal.indices], bal.indptr)
+    debt = row_sums(np.maximum(-value, 0.0), bal.indptr)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(debt > 0, weighted / np.where(debt > 0, debt, 1.0), np.inf)
 
 
 def lending_requirement(ctx: RiskContext, moves: FloatArray | None = None) -> Requirement:
+    """Lending IM and MM per account (USD), plus the standard margin of any derivative positions."""
     bal = ctx.book.balances
     ltv, lt = lending_parameters(ctx)
-    price = ctx.market.asset_prices[bal.indices]
-    mult = ctx.balance_multipliers(moves)
-    if mult is not None:
-        price = price * mult
-    value = bal.data * price
+    value = _balance_values(ctx, moves)
     collateral = np.maximum(value, 0.0)
     debt = row_sums(np.maximum(-value, 0.0), bal.indptr)
-    has_debt = (debt > 0)[row_of_nonzeros(bal)]
+    has_debt = (debt > 0)[..., row_of_nonzeros(bal)]
     mm_part = np.where(has_debt, collateral * (1.0 - lt[bal.indices]), 0.0)
     im_part = np.where(has_debt, collateral * (1.0 - ltv[bal.indices]), 0.0)
     derivatives = standard_requirement(ctx, moves)

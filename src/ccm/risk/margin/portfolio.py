@@ -7,15 +7,18 @@ For each group (reference/exchanges.md §1.5):
    p = vega_power_short below 30 days, vega_power_long from 30 days, DTE floored at min_dte_days.
 2. Extended moves (vol up only), scaled by extended_table_factor · price_range/|m| ·
    (1+m)/(1+sign(m)·price_range), then damped on the aggregate:
-   adj ← sign(adj)·max(0, |adj| − (max(|m|/price_range, 1) − 1) · extended_dampener / edge price).
+   adj ← sign(adj)·max(0, |adj| − (max(|m|/price_range, 1) − 1) · extended_dampener / edge price),
+   the edge price being the settlement asset's USD price, at the ±price_range edge for coin settlement.
 3. Scenario P&L in settlement units (coin for inverse) is summed over the group's positions; gains are
    multiplied by pnl_offset; worst case = max(0, −min over scenarios).
 4. Roll shock per expiry: max(min_annualised_move, annualised_move_risk · τ) × |net coin delta of the
-   expiry| (perpetuals use the minimum), in coins of the underlying.
+   expiry| (perpetuals use the minimum; spot none), in coins of the underlying.
 5. IM = Σ groups (worst case × settlement price + roll shock × index); MM = mm_factor × IM.
 
-Positions are revalued on whole arrays — scenarios × instruments once (or scenarios × positions when
-each account has its own base move) — and aggregated with one sparse product per chunk of accounts.
+Evaluation is batched: a leading axis of B base moves (for distance to liquidation, every account shifted
+by the same move) or per-account moves (B = 1, each account its own base). Instruments are revalued once
+per (base move, scenario) on whole arrays, positions aggregated per group with one sparse product per
+chunk of accounts; nothing loops over accounts, positions or scenarios in Python.
 """
 
 from __future__ import annotations
@@ -27,16 +30,17 @@ import scipy.sparse as sp
 
 from ccm._typing import FloatArray, IntArray
 from ccm.book.book import nonzeros_of_rows
-from ccm.pricing.contracts import unit_value
-from ccm.risk.context import RiskContext, instrument_terms
+from ccm.pricing import _black76_compiled as _compiled
+from ccm.pricing.contracts import unit_delta, unit_value
+from ccm.risk.context import RiskContext, instrument_terms, shared_moves
 from ccm.risk.margin.base import Requirement
 
 _PARAMS = ("price_range", "vol_up", "vol_down", "vega_power_short", "vega_power_long", "min_vol_up",
            "min_dte_days", "extended_table_factor", "extended_dampener", "pnl_offset", "min_annualised_move",
            "annualised_move_risk", "mm_factor")
 
-#: Upper bound on scenario × position cells held in memory at once (chunking over accounts).
-CHUNK_CELLS = 6_000_000
+#: Upper bound on cells (accounts × groups × base moves × scenarios, or positions × scenarios) per chunk.
+CHUNK_CELLS = 8_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,9 +69,8 @@ class RiskMatrix:
 
 def build_risk_matrix(ctx: RiskContext) -> RiskMatrix:
     assets = ctx.book.assets
-    underlyings = np.unique(ctx.book.instruments.underlying)
     tables = {}
-    for u in underlyings:
+    for u in np.unique(ctx.book.instruments.underlying):
         prm = ctx.config.portfolio_for(assets[u])
         k = np.arange(-prm.buckets, prm.buckets + 1) / prm.buckets * prm.price_range
         std_moves = np.repeat(k, 3)
@@ -97,166 +100,242 @@ def build_risk_matrix(ctx: RiskContext) -> RiskMatrix:
     return RiskMatrix(moves=moves, vol_kind=vol_kind, weight=weight, extended=extended, params=params)
 
 
-def shocked_vols(vol: FloatArray, tau: FloatArray, under: IntArray, rm: RiskMatrix) -> FloatArray:
-    """Implied vols in each scenario, shape (n_scen, len(vol)); inputs aligned (n,)."""
+def shocked_vol_levels(vol: FloatArray, tau: FloatArray, under: IntArray, rm: RiskMatrix) -> tuple[FloatArray, FloatArray]:
+    """(σ_up, σ_down) per instrument or position, shapes like ``vol``."""
     prm = {k: v[under] for k, v in rm.params.items()}
     dte = np.maximum(tau * 365.0, prm["min_dte_days"])
     power = np.where(dte < 30.0, prm["vega_power_short"], prm["vega_power_long"])
     term = (30.0 / dte) ** power
     up = np.maximum(vol * (1.0 + prm["vol_up"] * term), prm["min_vol_up"])
     down = np.maximum(vol * (1.0 - prm["vol_down"] * term), 0.0)
-    kind = rm.vol_kind[under].T  # (n_scen, n)
-    return np.where(kind > 0, up, np.where(kind < 0, down, vol))
+    return up, down
 
 
-def _unit_pnl(ctx: RiskContext, rm: RiskMatrix, cols: IntArray, base_mult: FloatArray) -> FloatArray:
-    """Scenario P&L of one unit of each instrument ``cols`` around base forward × base_mult.
+def scenario_unit_pnl(ctx: RiskContext, rm: RiskMatrix, cols: IntArray, base_forward: FloatArray) -> FloatArray:
+    """Risk-matrix P&L of one unit of each instrument ``cols`` around each base forward.
 
-    Shape (n_scen, len(cols)), settlement units; vols fixed at the base (sticky strike) then shocked.
+    Parameters
+    ----------
+    base_forward : ndarray of shape (n_base, len(cols)), the (possibly moved) forwards.
+
+    Returns
+    -------
+    ndarray of shape (n_base, n_scen, len(cols)), settlement units; vols fixed (sticky strike), shocked
+    per scenario.
     """
     mkt = ctx.market
     under = ctx.book.instruments.underlying[cols]
     terms = instrument_terms(ctx, cols)
-    forward = mkt.forward[cols] * base_mult
     vol = mkt.vol[cols]
-    base = unit_value(forward, vol=vol, **terms)
-    scen_forward = forward * (1.0 + rm.moves[under].T)
-    scen = unit_value(scen_forward, vol=shocked_vols(vol, mkt.tau[cols], under, rm), **terms)
-    return scen - base
+    up, down = shocked_vol_levels(vol, mkt.tau[cols], under, rm)
+    if _compiled.AVAILABLE and base_forward.size * rm.n_scenarios >= 4096:
+        return _compiled.scenario_pnl(base_forward, vol, up, down, under, rm.moves, rm.vol_kind,
+                                      terms["is_option"], terms["inverse"], terms["strike"], terms["tau"],
+                                      terms["is_call"])
+    return scenario_unit_pnl_numpy(terms, vol, up, down, under, rm, base_forward)
 
 
-def _groups(ctx: RiskContext) -> tuple[IntArray, IntArray, IntArray]:
-    """Group of each instrument, and each group's underlying and settlement asset."""
-    ins = ctx.book.instruments
-    pairs = ins.underlying * len(ctx.book.assets) + ins.settlement_asset
-    uniq, group = np.unique(pairs, return_inverse=True)
-    return group.astype(np.int64), uniq // len(ctx.book.assets), uniq % len(ctx.book.assets)
+def scenario_unit_pnl_numpy(terms, vol, up, down, under, rm: RiskMatrix, base_forward) -> FloatArray:
+    """The numpy implementation of :func:`scenario_unit_pnl` (the compiled kernel is tested against it)."""
+    kind = rm.vol_kind[under].T  # (n_scen, n)
+    scen_vol = np.where(kind > 0, up, np.where(kind < 0, down, vol))
+    base = unit_value(base_forward, vol=vol, **terms)  # (n_base, n)
+    scen_forward = base_forward[:, None, :] * (1.0 + rm.moves[under].T)[None]  # (n_base, n_scen, n)
+    scen = unit_value(scen_forward, vol=np.broadcast_to(scen_vol, scen_forward.shape), **terms)
+    return scen - base[:, None, :]
 
 
-def _roll_rate(ctx: RiskContext, rm: RiskMatrix) -> FloatArray:
-    """Roll-shock rate per instrument (n_instruments,): 0 for spot, the minimum for perpetuals."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Layout:
+    """Per-book constants: groups, expiry buckets and roll rates (n_instruments,) or (n_groups,)."""
+
+    group: IntArray
+    group_under: IntArray
+    group_settle: IntArray
+    expiry_key: IntArray
+    n_expiries: int
+    roll_rate: FloatArray
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.group_under.shape[0])
+
+
+def _layout(ctx: RiskContext, rm: RiskMatrix) -> _Layout:
     ins, mkt = ctx.book.instruments, ctx.market
+    n_assets = len(ctx.book.assets)
+    uniq, group = np.unique(ins.underlying * n_assets + ins.settlement_asset, return_inverse=True)
+    expiry_key = np.unique(np.nan_to_num(ins.expiry_s, nan=-1.0), return_inverse=True)[1]
     u = ins.underlying
-    dated = np.maximum(rm.params["min_annualised_move"][u], rm.params["annualised_move_risk"][u]
-                       * np.maximum(mkt.tau, 0.0))
+    dated = np.maximum(rm.params["min_annualised_move"][u],
+                       rm.params["annualised_move_risk"][u] * np.maximum(mkt.tau, 0.0))
     perp = ins.is_future & ~np.isfinite(ins.expiry_s)
     rate = np.where(perp, rm.params["min_annualised_move"][u], dated)
-    return np.where(ins.is_spot, 0.0, rate)
+    return _Layout(
+        group=group.astype(np.int64),
+        group_under=(uniq // n_assets).astype(np.int64),
+        group_settle=(uniq % n_assets).astype(np.int64),
+        expiry_key=expiry_key.astype(np.int64),
+        n_expiries=int(expiry_key.max()) + 1 if expiry_key.size else 1,
+        roll_rate=np.where(ins.is_spot, 0.0, rate),
+    )
 
 
 def portfolio_requirement(ctx: RiskContext, moves: FloatArray | None = None) -> Requirement:
-    """Risk-matrix IM and MM per account (USD), optionally under per-account uniform moves."""
-    book = ctx.book
-    n = book.n_accounts
-    rm = build_risk_matrix(ctx)
-    group, group_under, group_settle = _groups(ctx)
-    n_groups = group_under.shape[0]
-    expiry_key = np.unique(np.nan_to_num(book.instruments.expiry_s, nan=-1.0), return_inverse=True)[1]
-    roll_rate = _roll_rate(ctx, rm)
-    shared = moves is None or (moves.size > 0 and np.all(moves == moves[0]))
-    shared_move = 0.0 if moves is None or moves.size == 0 else float(moves[0])
-    shared_pnl = None
-    if shared:
-        all_cols = np.arange(book.n_instruments)
-        mult = 1.0 + shared_move * ctx.moving[book.instruments.underlying]
-        shared_pnl = _unit_pnl(ctx, rm, all_cols, mult)
+    """Risk-matrix IM and MM per account (USD).
 
-    im = np.zeros(n)
-    mm = np.zeros(n)
+    ``moves``: None; (n_accounts,) each account's prices shifted by its own move; or (B, n_accounts),
+    batched — fastest when every account shares the B moves (the distance-to-liquidation grid).
+    """
+    book = ctx.book
     driver = np.zeros(book.positions.nnz)
+    zeros = np.zeros(book.balances.nnz)
+    shared = shared_moves(moves)
+    if moves is None or (moves.ndim == 2 and shared is not None):
+        im, mm = _evaluate(ctx, base_moves=shared, row_moves=None, driver_out=driver if moves is None else None)
+        if moves is None:
+            im, mm = im[0], mm[0]
+    elif moves.ndim == 1:
+        im, mm = (a[0] for a in _evaluate(ctx, base_moves=None, row_moves=moves, driver_out=None))
+    else:  # different moves per account and per batch entry: one batch entry at a time
+        pairs = [_evaluate(ctx, base_moves=None, row_moves=m, driver_out=None) for m in moves]
+        im = np.stack([p[0][0] for p in pairs])
+        mm = np.stack([p[1][0] for p in pairs])
+    return Requirement(initial=im, maintenance=mm, position_driver=driver, balance_driver=zeros)
+
+
+def _evaluate(ctx, *, base_moves, row_moves, driver_out):
+    book = ctx.book
+    rm = build_risk_matrix(ctx)
+    layout = _layout(ctx, rm)
+    n, n_scen, n_groups = book.n_accounts, rm.n_scenarios, layout.n_groups
+    shared = row_moves is None
+    n_base = 1 if base_moves is None else base_moves.shape[0]
+    bases = np.zeros(1) if base_moves is None else base_moves
+    shared_pnl = shared_delta = None
+    if shared:
+        ins, mkt = book.instruments, ctx.market
+        every = np.arange(book.n_instruments)
+        base_forward = mkt.forward[None, :] * (1.0 + bases[:, None] * ctx.moving[ins.underlying][None, :])
+        shared_pnl = scenario_unit_pnl(ctx, rm, every, base_forward)  # (B, S, n_instr)
+        shared_delta = unit_delta(base_forward, vol=mkt.vol, **instrument_terms(ctx, every))  # (B, n_instr)
+
+    im = np.zeros((n_base, n))
+    mm = np.zeros((n_base, n))
     indptr = book.positions.indptr
-    rows_per_chunk = max(1, CHUNK_CELLS // max(1, rm.n_scenarios * n_groups))
+    per_row_cells = max(1, n_groups * n_base * n_scen)
+    rows_per_chunk = max(1, CHUNK_CELLS // per_row_cells)
     start = 0
     while start < n:
         stop = min(n, start + rows_per_chunk)
-        # keep the positions of the chunk bounded too
-        while stop - start > 1 and (indptr[stop] - indptr[start]) * rm.n_scenarios > CHUNK_CELLS:
+        while stop - start > 1 and (indptr[stop] - indptr[start]) * n_scen * n_base > CHUNK_CELLS:
             stop = start + max(1, (stop - start) // 2)
         rows = np.arange(start, stop)
         nz = nonzeros_of_rows(indptr, rows)
-        res = _chunk(ctx, rm, rows, nz, moves, shared_pnl, group, group_under, group_settle, expiry_key,
-                     roll_rate)
-        im[rows], mm[rows], driver[nz] = res
+        c_im, c_mm, c_driver = _chunk(ctx, rm, layout, rows, nz, bases=bases, row_moves=row_moves,
+                                      shared_pnl=shared_pnl, shared_delta=shared_delta,
+                                      want_drivers=driver_out is not None)
+        im[:, rows], mm[:, rows] = c_im, c_mm
+        if driver_out is not None:
+            driver_out[nz] = c_driver
         start = stop
-    return Requirement(initial=im, maintenance=mm, position_driver=driver,
-                       balance_driver=np.zeros(book.balances.nnz))
+    return im, mm
 
 
-def _chunk(ctx, rm, rows, nz, moves, shared_pnl, group, group_under, group_settle, expiry_key, roll_rate):
+def _group_sum(q, cols, group, n_rows, local_row, n_groups, per_instr):
+    """Σ over each (row, group) of q × per_instr[..., cols]; returns (n_rows, n_groups, *lead)."""
+    lead = per_instr.shape[:-1]
+    out = np.zeros((n_rows, n_groups) + lead)
+    width = int(np.prod(lead)) if lead else 1
+    rhs_all = per_instr.reshape(width, -1).T  # (n_instr, width)
+    for g in range(n_groups):  # a handful of groups, never accounts or positions
+        sel = group[cols] == g
+        if not sel.any():
+            continue
+        q_g = sp.csr_matrix((q[sel], (local_row[sel], cols[sel])), shape=(n_rows, rhs_all.shape[0]))
+        out[:, g] = np.asarray(q_g @ rhs_all).reshape((n_rows,) + lead)
+    return out
+
+
+def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_pnl, shared_delta, want_drivers):
     book, mkt = ctx.book, ctx.market
-    n_rows, n_groups, n_scen = rows.shape[0], group_under.shape[0], rm.n_scenarios
+    n_rows, n_groups, n_scen = rows.shape[0], layout.n_groups, rm.n_scenarios
+    n_base = bases.shape[0]
     cols = book.positions.indices[nz]
     q = book.positions.data[nz]
+    group = layout.group
     local_row = np.repeat(np.arange(n_rows), np.diff(book.positions.indptr[rows[0]: rows[-1] + 2]))
-    row_move = np.zeros(n_rows) if moves is None else moves[rows]
 
     if shared_pnl is not None:
-        pnl = shared_pnl[:, cols] * q  # (n_scen, nnz)
+        agg = _group_sum(q, cols, group, n_rows, local_row, n_groups, shared_pnl)  # (rows, G, B, S)
+        net_delta_source = shared_delta[:, cols] * q  # (B, nnz)
+        move = np.broadcast_to(bases[None, None, :], (n_rows, n_groups, n_base))
     else:
         under = book.instruments.underlying[cols]
-        pnl = _unit_pnl(ctx, rm, cols, 1.0 + row_move[local_row] * ctx.moving[under]) * q
+        row_move = row_moves[rows]
+        mult = 1.0 + row_move[local_row] * ctx.moving[under]
+        base_forward = (mkt.forward[cols] * mult)[None, :]
+        pnl_nnz = scenario_unit_pnl(ctx, rm, cols, base_forward)[0] * q  # (S, nnz)
+        bins = local_row * n_groups + group[cols]
+        agg_matrix = sp.csr_matrix((np.ones(cols.shape[0]), (bins, np.arange(cols.shape[0]))),
+                                   shape=(n_rows * n_groups, cols.shape[0]))
+        agg = np.asarray(agg_matrix @ pnl_nnz.T).reshape(n_rows, n_groups, 1, n_scen)
+        delta = unit_delta(base_forward[0], vol=mkt.vol[cols], **instrument_terms(ctx, cols))
+        net_delta_source = (delta * q)[None, :]
+        move = np.broadcast_to(row_move[:, None, None], (n_rows, n_groups, 1))
 
-    bins = local_row * n_groups + group[cols]
-    agg_matrix = sp.csr_matrix((np.ones(cols.shape[0]), (bins, np.arange(cols.shape[0]))),
-                               shape=(n_rows * n_groups, cols.shape[0]))
-    weight = rm.weight[group_under]  # (G, n_scen)
-    agg = np.asarray(agg_matrix @ pnl.T).reshape(n_rows, n_groups, n_scen) * weight
+    weight = rm.weight[layout.group_under]  # (G, S)
+    agg = agg * weight[None, :, None, :]
+    settle_price = mkt.asset_prices[layout.group_settle][None, :, None] * (
+        1.0 + move * ctx.moving[layout.group_settle][None, :, None])  # (rows, G, B)
+    under_price = mkt.asset_prices[layout.group_under][None, :, None] * (
+        1.0 + move * ctx.moving[layout.group_under][None, :, None])
 
-    # Prices per (row, group), moved by the row's move where the asset moves.
-    settle_mult = 1.0 + row_move[:, None] * ctx.moving[group_settle][None, :]
-    under_mult = 1.0 + row_move[:, None] * ctx.moving[group_under][None, :]
-    settle_price = mkt.asset_prices[group_settle][None, :] * settle_mult  # (n_rows, G)
-    under_price = mkt.asset_prices[group_under][None, :] * under_mult
-
-    # Extended dampener, in settlement units at the edge price.
-    ext = rm.extended[group_under]  # (G, n_scen)
+    ext = rm.extended[layout.group_under]  # (G, S)
     if ext.any():
-        pr = rm.params["price_range"][group_under][:, None]
-        mv = rm.moves[group_under]
-        excess = np.maximum(np.abs(mv) / pr, 1.0) - 1.0  # (G, n_scen)
-        coin_settled = (group_settle == group_under)[:, None]
-        edge = np.where(coin_settled, 1.0 + np.sign(mv) * pr, 1.0)  # (G, n_scen)
-        damp_usd = rm.params["extended_dampener"][group_under][:, None] * excess
-        damp_units = damp_usd[None] / (settle_price[:, :, None] * edge[None])
+        pr = rm.params["price_range"][layout.group_under][:, None]
+        mv = rm.moves[layout.group_under]
+        excess = np.maximum(np.abs(mv) / pr, 1.0) - 1.0  # (G, S)
+        coin_settled = (layout.group_settle == layout.group_under)[:, None]
+        edge = np.where(coin_settled, 1.0 + np.sign(mv) * pr, 1.0)
+        damp_usd = rm.params["extended_dampener"][layout.group_under][:, None] * excess  # (G, S)
+        damp_units = damp_usd[None, :, None, :] / (settle_price[..., None] * edge[None, :, None, :])
         damped = np.sign(agg) * np.maximum(0.0, np.abs(agg) - damp_units)
-        agg = np.where(ext[None], damped, agg)
+        agg = np.where(ext[None, :, None, :], damped, agg)
 
-    offset = rm.params["pnl_offset"][group_under][None, :, None]
+    offset = rm.params["pnl_offset"][layout.group_under][None, :, None, None]
     agg = np.where(agg > 0, agg * offset, agg)
-    worst_idx = np.argmin(agg, axis=2)  # (n_rows, G)
-    worst = np.maximum(0.0, -np.take_along_axis(agg, worst_idx[..., None], axis=2)[..., 0])
+    worst_idx = np.argmin(agg, axis=3)  # (rows, G, B)
+    worst = np.maximum(0.0, -np.take_along_axis(agg, worst_idx[..., None], axis=3)[..., 0])
 
-    # Roll shock: |net coin delta| per (row, group, expiry).
-    if shared_pnl is not None:
-        delta = mkt.unit_delta[cols] if moves is None or row_move[0] == 0 else _moved_delta(ctx, cols, row_move[0])
-    else:
-        delta = _moved_delta(ctx, cols, row_move[local_row])
-    n_exp = int(expiry_key.max()) + 1 if expiry_key.size else 1
-    key = (local_row * n_groups + group[cols]) * n_exp + expiry_key[cols]
+    # Roll shock: |net coin delta| per (row, group, expiry), times the expiry's rate.
+    key = (local_row * n_groups + group[cols]) * layout.n_expiries + layout.expiry_key[cols]
     uniq, inv = np.unique(key, return_inverse=True)
-    net = np.abs(np.bincount(inv, weights=q * delta, minlength=uniq.shape[0]))
-    # all positions in one (row, group, expiry) bucket share the rate
+    bucket = sp.csr_matrix((np.ones(cols.shape[0]), (inv, np.arange(cols.shape[0]))),
+                           shape=(uniq.shape[0], cols.shape[0]))
+    net = np.abs(np.asarray(bucket @ net_delta_source.T))  # (n_keys, B)
     rate = np.zeros(uniq.shape[0])
-    rate[inv] = roll_rate[cols]
-    roll_coin = np.bincount(uniq // n_exp, weights=net * rate, minlength=n_rows * n_groups).reshape(n_rows, n_groups)
-    roll_usd = roll_coin * under_price
+    rate[inv] = layout.roll_rate[cols]
+    to_group = sp.csr_matrix((rate, (uniq // layout.n_expiries, np.arange(uniq.shape[0]))),
+                             shape=(n_rows * n_groups, uniq.shape[0]))
+    roll_coin = np.asarray(to_group @ net).reshape(n_rows, n_groups, -1)
 
-    group_im = worst * settle_price + roll_usd
-    mm_factor = rm.params["mm_factor"][group_under][None, :]
-    im = group_im.sum(axis=1)
-    mm = (group_im * mm_factor).sum(axis=1)
+    group_im = worst * settle_price + roll_coin * under_price  # (rows, G, B)
+    mm_factor = rm.params["mm_factor"][layout.group_under][None, :, None]
+    im = group_im.sum(axis=1).T  # (B, rows)
+    mm = (group_im * mm_factor).sum(axis=1).T
 
-    # Drivers: each position's loss in its group's worst scenario (before offset/dampener), USD.
-    scen = worst_idx.reshape(-1)[bins]
-    pnl_at_worst = pnl[scen, np.arange(cols.shape[0])] * weight[group[cols], scen]
-    driver = np.maximum(0.0, -pnl_at_worst) * settle_price.reshape(-1)[bins]
-    driver = np.where(worst.reshape(-1)[bins] > 0, driver, 0.0)
+    driver = None
+    if want_drivers:
+        # Each position's loss in its group's worst scenario (before offset and dampener), USD.
+        g_of = group[cols]
+        scen = worst_idx[local_row, g_of, 0]
+        if shared_pnl is not None:
+            unit = shared_pnl[0, scen, cols]
+            pos_pnl = unit * q
+        else:
+            pos_pnl = pnl_nnz[scen, np.arange(cols.shape[0])]
+        pos_pnl = pos_pnl * weight[g_of, scen]
+        driver = np.maximum(0.0, -pos_pnl) * settle_price[local_row, g_of, 0]
+        driver = np.where(worst[local_row, g_of, 0] > 0, driver, 0.0)
     return im, mm, driver
-
-
-def _moved_delta(ctx: RiskContext, cols: IntArray, move) -> FloatArray:
-    from ccm.pricing.contracts import unit_delta
-
-    mkt = ctx.market
-    mult = 1.0 + np.asarray(move) * ctx.moving[ctx.book.instruments.underlying[cols]]
-    return unit_delta(mkt.forward[cols] * mult, vol=mkt.vol[cols], **instrument_terms(ctx, cols))

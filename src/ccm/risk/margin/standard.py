@@ -21,6 +21,7 @@ import numpy as np
 from ccm._typing import FloatArray
 from ccm.book.book import row_sums
 from ccm.risk.context import RiskContext, position_values
+from ccm.risk.margin import _standard_compiled as _compiled
 from ccm.risk.margin.base import Requirement
 
 
@@ -39,49 +40,74 @@ def _per_instrument(ctx: RiskContext) -> dict[str, FloatArray]:
 
 
 def standard_requirement(ctx: RiskContext, moves: FloatArray | None = None) -> Requirement:
-    """Standard-margin IM and MM per account (USD), optionally under per-account uniform moves."""
+    """Standard-margin IM and MM per account (USD), optionally under uniform moves (see RiskContext).
+
+    Each formula runs only on the positions it applies to (delta-one or options), on whole arrays.
+    """
     book = ctx.book
     cols = book.positions.indices
     q = book.positions.data
     ins = book.instruments
-    p = {k: v[cols] for k, v in _per_instrument(ctx).items()}
+    params = _per_instrument(ctx)
     under_mult, _ = ctx.position_multipliers(moves)
-    spot = ctx.market.spot[cols] * under_mult
-    forward = ctx.market.forward[cols] * under_mult
     mark, settle = position_values(ctx, moves)
-    inverse = ins.inverse[cols]
-
-    # Delta-one: futures, perpetuals and short spot.
-    size_coin = np.where(inverse, np.abs(q) / forward, np.abs(q))
-    notional = np.where(inverse, np.abs(q) / forward, np.abs(q) * forward)  # settlement units
-    is_future = ins.is_future[cols]
-    short_spot = ins.is_spot[cols] & (q < 0)
-    delta_one = is_future | short_spot
-    fut_im = notional * (p["future_im_base"] + size_coin * p["future_size_slope"])
-    fut_mm = notional * (p["future_mm_base"] + size_coin * p["future_size_slope"])
-
-    # Options: per unit in settlement units; "coin" constants scale by S for linear settlement.
-    is_option = ins.is_option[cols]
-    is_call = ins.is_call[cols]
-    strike = np.where(is_option, ins.strike[cols], 0.0)
-    otm = np.where(is_call, np.maximum(strike - spot, 0.0), np.maximum(spot - strike, 0.0))
-    scale = np.where(inverse, 1.0, spot)  # coin-per-coin constants → settlement units
-    otm_units = np.where(inverse, otm / spot, otm)
-    short_im = np.maximum(p["option_im_max"] * scale - otm_units, p["option_im_min"] * scale) + mark
-    call_mm = p["option_mm"] * scale + mark
-    put_mm = np.maximum(p["option_mm"] * scale, p["option_mm"] * mark) + mark
-    short_mm = np.where(is_call, call_mm, put_mm)
-    short_im = np.where(is_call, short_im, np.maximum(short_im, put_mm))
-    short = q < 0
-    opt_im = np.abs(q) * np.where(short, short_im, mark)
-    opt_mm = np.abs(q) * np.where(short, short_mm, 0.0)
-
-    im = np.where(is_option, opt_im, np.where(delta_one, fut_im, 0.0)) * settle
-    mm = np.where(is_option, opt_mm, np.where(delta_one, fut_mm, 0.0)) * settle
+    if _compiled.AVAILABLE and mark.size >= 4096:
+        kind = np.where(ins.is_future[cols] | (ins.is_spot[cols] & (q < 0)), 1,
+                        np.where(ins.is_option[cols], 2, 0)).astype(np.int8)
+        im, mm = _compiled.standard_margin_positions(
+            kind, q, ins.inverse[cols], ins.is_call[cols], np.nan_to_num(ins.strike[cols]),
+            ctx.market.forward[cols], ctx.market.spot[cols], under_mult, mark, settle,
+            {k: np.ascontiguousarray(v[cols]) for k, v in params.items()},
+        )
+    else:
+        im, mm = _numpy_positions(ctx, params, under_mult, mark, settle)
     indptr = book.positions.indptr
     return Requirement(
         initial=row_sums(im, indptr),
         maintenance=row_sums(mm, indptr),
-        position_driver=mm,
+        position_driver=mm if moves is None else np.zeros(cols.shape[0]),
         balance_driver=np.zeros(book.balances.nnz),
     )
+
+
+def _numpy_positions(ctx: RiskContext, params, under_mult, mark, settle) -> tuple[FloatArray, FloatArray]:
+    """IM and MM (USD) per position with numpy; shapes like ``mark``."""
+    book = ctx.book
+    cols = book.positions.indices
+    q = book.positions.data
+    ins = book.instruments
+    lead = mark.shape[:-1]
+    im = np.zeros(lead + (cols.shape[0],))
+    mm = np.zeros(lead + (cols.shape[0],))
+
+    # Delta-one: futures, perpetuals and short spot; notional in settlement units.
+    d1 = np.flatnonzero(ins.is_future[cols] | (ins.is_spot[cols] & (q < 0)))
+    if d1.size:
+        c, size = cols[d1], np.abs(q[d1])
+        forward = ctx.market.forward[c] * np.broadcast_to(under_mult, lead + cols.shape)[..., d1]
+        inverse = ins.inverse[c]
+        size_coin = np.where(inverse, size / forward, size)
+        notional = np.where(inverse, size / forward, size * forward)
+        slope = params["future_size_slope"][c] * size_coin
+        im[..., d1] = notional * (params["future_im_base"][c] + slope)
+        mm[..., d1] = notional * (params["future_mm_base"][c] + slope)
+
+    # Options: per unit in settlement units; "coin" constants scale by S for linear settlement.
+    op = np.flatnonzero(ins.is_option[cols])
+    if op.size:
+        c, qo = cols[op], q[op]
+        spot = ctx.market.spot[c] * np.broadcast_to(under_mult, lead + cols.shape)[..., op]
+        m = mark[..., op]
+        inverse, is_call, strike = ins.inverse[c], ins.is_call[c], ins.strike[c]
+        otm = np.where(is_call, np.maximum(strike - spot, 0.0), np.maximum(spot - strike, 0.0))
+        scale = np.where(inverse, 1.0, spot)
+        otm_units = np.where(inverse, otm / spot, otm)
+        short_im = np.maximum(params["option_im_max"][c] * scale - otm_units, params["option_im_min"][c] * scale) + m
+        put_mm = np.maximum(params["option_mm"][c] * scale, params["option_mm"][c] * m) + m
+        short_mm = np.where(is_call, params["option_mm"][c] * scale + m, put_mm)
+        short_im = np.where(is_call, short_im, np.maximum(short_im, put_mm))
+        short = qo < 0
+        im[..., op] = np.abs(qo) * np.where(short, short_im, m)
+        mm[..., op] = np.abs(qo) * np.where(short, short_mm, 0.0)
+
+    return im * settle, mm * settle

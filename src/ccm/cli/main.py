@@ -1,0 +1,193 @@
+"""The ``ccm`` command: coverage metrics for a whole book, and a synthetic demo venue.
+
+Thin shell: parse arguments, read files through ``ccm.io``, call ``ccm.risk.metrics.evaluate``, render.
+Bad input prints one clear error naming file, record and field, and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ccm.enums import MarginModelName
+from ccm.errors import CcmError, InputError
+from ccm.io.results import metrics_csv, metrics_document
+
+app = typer.Typer(
+    help="ccm — Collateral Coverage Metrics: how well posted collateral covers each account's exposure.\n\n"
+    "Start with [bold]ccm demo[/bold] to see a synthetic venue, then [bold]ccm metrics BOOK --market M[/bold] "
+    "on your own book. Formats are described in the README.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+err_console = Console(stderr=True)
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+class SaveFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    PARQUET = "parquet"
+
+
+def _fail(error: CcmError) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<12}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not enabled,
+    )
+
+
+def _run(book, snapshot, config, *, model, with_distance, show_progress):
+    from ccm.risk.metrics import evaluate, progress_steps
+
+    with _progress(show_progress) as progress:
+        task = progress.add_task("valuation", total=progress_steps(config, with_distance))
+
+        def on_step(stage: str) -> None:
+            progress.update(task, advance=1, description=stage)
+
+        run = evaluate(book, snapshot, config, model=model, with_distance=with_distance, on_step=on_step)
+        progress.update(task, completed=progress_steps(config, with_distance))
+    return run
+
+
+def _emit(run, *, fmt: OutputFormat, out: Path | None, as_of: datetime, currency: str, limit: int | None) -> None:
+    from ccm.cli.output import write_text
+    from ccm.cli.render import print_report
+
+    if fmt is OutputFormat.JSON:
+        doc = metrics_document(run.result, run.system, as_of=as_of, currency=currency)
+        write_text(json.dumps(doc, indent=1, allow_nan=False), out)
+    elif fmt is OutputFormat.CSV:
+        write_text(metrics_csv(run.result), out)
+    else:
+        console = Console(record=out is not None, width=160 if out is not None else None)
+        print_report(console, run.result, run.system, as_of=as_of.isoformat(), currency=currency, limit=limit)
+        if out is not None:
+            write_text(console.export_text(), out)
+
+
+@app.command()
+def metrics(
+    book: Path = typer.Argument(..., help="Book: a .json/.yaml file, or a directory with instruments.csv, "
+                                "positions.csv, collateral.csv (or the same as .parquet)."),
+    market: Path = typer.Option(..., "--market", "-m", help="Market snapshot JSON (as_of, index, marks, vols, "
+                                "surfaces, rates)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Risk configuration YAML, merged over the "
+                                       "built-in default (Deribit-style parameters)."),
+    model: MarginModelName | None = typer.Option(None, "--model", help="Margin every account with this model "
+                                                 "(default: each account's own model, else the config's)."),
+    fmt: OutputFormat = typer.Option(OutputFormat.TABLE, "--format", "-f", help="table for people, json or csv "
+                                     "for machines."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout (atomically)."),
+    limit: int = typer.Option(25, "--limit", help="Accounts shown in the table view (0 = all)."),
+    distance: bool = typer.Option(True, "--distance/--no-distance", help="Compute distance to liquidation."),
+) -> None:
+    """Coverage metrics for every account of BOOK and for the whole venue.
+
+    Example: [bold]ccm metrics examples/book.json --market examples/market.json --format json[/bold]
+    """
+    from ccm.io.book import load_book
+    from ccm.io.config import load_config
+    from ccm.io.market import load_market
+
+    try:
+        loaded_config = load_config(config)
+        snapshot = load_market(market)
+        loaded_book = load_book(book)
+        try:
+            run = _run(loaded_book, snapshot, loaded_config, model=model, with_distance=distance,
+                       show_progress=fmt is OutputFormat.TABLE or out is not None)
+        except InputError as error:  # market or config problems found while resolving the book
+            raise error.located(file=str(market)) from None
+        _emit(run, fmt=fmt, out=out, as_of=snapshot.as_of, currency=loaded_config.currency,
+              limit=None if limit == 0 else limit)
+    except CcmError as error:
+        raise _fail(error) from None
+
+
+@app.command()
+def demo(
+    accounts: int = typer.Option(10_000, "--accounts", "-n", min=1, help="Number of synthetic accounts."),
+    seed: int = typer.Option(7, "--seed", help="Random seed (same seed, same venue)."),
+    save: Path | None = typer.Option(None, "--save", help="Write the book, market.json and config.yaml used into "
+                                     "this directory, so any command can be rerun on them."),
+    save_format: SaveFormat = typer.Option(SaveFormat.JSON, "--save-format", help="json: DIR/book.json; csv or "
+                                           "parquet: the bundle in DIR/book/."),
+    model: MarginModelName | None = typer.Option(None, "--model", help="Margin every account with this model."),
+    limit: int = typer.Option(15, "--limit", help="Accounts shown in the table."),
+) -> None:
+    """Build a realistic synthetic venue (market makers, directional and basis traders, option buyers and
+    sellers, borrowers; BTC/ETH/SOL, linear and inverse) and compute every metric."""
+    from ccm.io.book import write_book_csv, write_book_json, write_book_parquet
+    from ccm.io.config import load_config, write_config_yaml
+    from ccm.io.market import write_market_json
+    from ccm.synthetic import generate_venue
+
+    console = Console()
+    try:
+        with _progress(True) as progress:
+            progress.add_task("generating", total=None)
+            venue = generate_venue(accounts, rng=np.random.default_rng(seed))
+            book = venue.columns.build()
+        config = load_config(None)
+        run = _run(book, venue.market, config, model=model, with_distance=True, show_progress=True)
+        if save is not None:
+            save.mkdir(parents=True, exist_ok=True)
+            if save_format is SaveFormat.JSON:
+                write_book_json(venue.columns, save / "book.json")
+                book_path = save / "book.json"
+            elif save_format is SaveFormat.CSV:
+                write_book_csv(venue.columns, save / "book")
+                book_path = save / "book"
+            else:
+                write_book_parquet(venue.columns, save / "book")
+                book_path = save / "book"
+            write_market_json(venue.market, save / "market.json")
+            write_config_yaml(config, save / "config.yaml")
+        _emit(run, fmt=OutputFormat.TABLE, out=None, as_of=venue.market.as_of, currency=config.currency,
+              limit=limit)
+        mix = ", ".join(f"{k} {v:,}" for k, v in venue.description.items())
+        console.print(f"[dim]synthetic venue (seed {seed}): {mix}[/]")
+        if save is not None:
+            console.print(f"saved: rerun with [bold]ccm metrics {book_path} --market {save / 'market.json'} "
+                          f"--config {save / 'config.yaml'}[/]")
+    except CcmError as error:
+        raise _fail(error) from None
+
+
+@app.command()
+def version() -> None:
+    """Print the ccm version."""
+    from ccm import __version__
+
+    typer.echo(__version__)
+
+
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,98 @@
+"""Rich rendering of coverage results for the terminal."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.table import Table
+
+from ccm.enums import MARGIN_MODELS, STATUSES, Status
+from ccm.io.results import worst_first
+from ccm.risk.coverage import CoverageResult, SystemResult
+
+STATUS_STYLE = {
+    Status.HEALTHY: "green",
+    Status.WARNING: "yellow",
+    Status.MARGIN_CALL: "dark_orange",
+    Status.LIQUIDATION: "red",
+    Status.BANKRUPT: "bold white on red",
+}
+
+
+def _usd(x: float) -> str:
+    return "—" if not math.isfinite(x) else f"{x:,.0f}"
+
+
+def _ratio(x: float, unbounded: bool = False) -> str:
+    if unbounded:
+        return "∞"
+    return "—" if not math.isfinite(x) else f"{x:,.3f}"
+
+
+def _pct(x: float) -> str:
+    return "—" if not math.isfinite(x) else f"{100 * x:.1f}%"
+
+
+def accounts_table(result: CoverageResult, *, limit: int | None = 25, title: str | None = None) -> Table:
+    """Accounts, worst coverage first (bankrupt, then lowest coverage ratio)."""
+    order = worst_first(result)
+    shown = order if limit is None else order[:limit]
+    table = Table(title=title or f"Accounts, worst coverage first ({len(shown)} of {result.n_accounts})",
+                  header_style="bold", row_styles=["", "dim"] if len(shown) > 12 else None)
+    for col, justify in (("account", "left"), ("model", "left"), ("status", "left"), ("adj. equity", "right"),
+                         ("IM", "right"), ("MM", "right"), ("coverage", "right"), ("shortfall", "right"),
+                         ("dist ↓", "right"), ("dist ↑", "right"), ("top driver", "left")):
+        table.add_column(col, justify=justify, no_wrap=True)
+    c = result.contributors
+    for i in shown:
+        status = STATUSES[int(result.status[i])]
+        label = int(c.label[i, 0])
+        driver = f"{c.labels[label]} ({100 * c.share[i, 0]:.0f}%)" if label >= 0 else ""
+        table.add_row(
+            str(result.account_ids[i]),
+            MARGIN_MODELS[int(result.model[i])].value,
+            f"[{STATUS_STYLE[status]}]{status.value}[/]",
+            _usd(result.adjusted_equity[i]),
+            _usd(result.initial_margin[i]),
+            _usd(result.maintenance_margin[i]),
+            _ratio(result.coverage_ratio[i], bool(result.unbounded[i])),
+            _usd(result.shortfall[i]) if result.shortfall[i] > 0 else "",
+            _pct(result.distance_down[i]),
+            _pct(result.distance_up[i]),
+            driver,
+        )
+    return table
+
+
+def system_table(system: SystemResult, *, as_of: str, currency: str) -> Table:
+    table = Table(title=f"Venue at {as_of} ({currency})", show_header=False, header_style="bold")
+    table.add_column("metric", style="bold")
+    table.add_column("value", justify="right")
+    status_line = "  ".join(
+        f"[{STATUS_STYLE[Status(s)]}]{s}[/] {n:,}" for s, n in system.by_status.items()
+    )
+    rows = [
+        ("accounts", f"{system.accounts:,}"),
+        ("by status", status_line),
+        ("total equity", _usd(system.total_equity)),
+        ("haircut collateral", _usd(system.total_collateral_value)),
+        ("adjusted equity", _usd(system.total_adjusted_equity)),
+        ("initial margin", _usd(system.total_initial_margin)),
+        ("maintenance margin", _usd(system.total_maintenance_margin)),
+        ("system coverage ratio", _ratio(system.system_coverage_ratio)),
+        ("total shortfall", _usd(system.total_shortfall)),
+        ("coverage quantiles", "  ".join(f"{k} {_ratio(v)}" for k, v in system.coverage_quantiles.items())),
+        ("top-10 concentration", _pct(system.concentration)),
+    ]
+    if system.largest_shortfalls:
+        rows.append(("largest shortfalls", "  ".join(f"{a} {_usd(s)}" for a, s in system.largest_shortfalls[:3])))
+    for k, v in rows:
+        table.add_row(k, v)
+    return table
+
+
+def print_report(console: Console, result: CoverageResult, system: SystemResult, *, as_of: str, currency: str,
+                 limit: int | None) -> None:
+    console.print(system_table(system, as_of=as_of, currency=currency))
+    console.print(accounts_table(result, limit=limit))
