@@ -11,4 +11,16 @@ from ccm.book.build import (
 )
 from ccm.book.instruments import Account, Instrument, InstrumentTable, Position
 
-__all__ = ["Account", "Book", "BookColumns", "CollateralColumns", "InstrumentColumns", "PositionColumns", "Instrument", "InstrumentTable", "Position", "book_from_arrays", "build_book"]
+__all__ = [
+    "Account",
+    "Book",
+    "BookColumns",
+    "CollateralColumns",
+    "Instrument",
+    "InstrumentColumns",
+    "InstrumentTable",
+    "Position",
+    "PositionColumns",
+    "book_from_arrays",
+    "build_book",
+]

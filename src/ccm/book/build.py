@@ -70,15 +70,26 @@ class BookColumns:
     account_ids: np.ndarray
     account_models: np.ndarray
 
-    def build(self) -> Book:
+    def build(self, **describe: Describe) -> Book:
+        """Validate and assemble the Book; ``describe_*`` callables name records in errors."""
         return book_from_arrays(
             self.instruments, self.positions, self.collateral,
-            account_ids=self.account_ids, account_models=self.account_models,
+            account_ids=self.account_ids, account_models=self.account_models, **describe,
         )
 
 
 def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Index of each of ``values`` in ``keys`` (unique), −1 where absent; vectorised (searchsorted)."""
+    if keys.shape[0] == 0:
+        return np.full(values.shape[0], -1, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    pos = np.clip(np.searchsorted(keys, values, sorter=order), 0, keys.shape[0] - 1)
+    found = order[pos]
+    return np.where(keys[found] == values, found, -1).astype(np.int64)
 
 
 def _instrument_table(cols: InstrumentColumns, assets: tuple[str, ...], describe: Describe) -> InstrumentTable:
@@ -90,7 +101,7 @@ def _instrument_table(cols: InstrumentColumns, assets: tuple[str, ...], describe
     if (type_code < 0).any():
         k = _first(type_code < 0)
         raise InputError(
-            f"unknown instrument type {cols.type[k]!r}",
+            f"unknown instrument type {str(cols.type[k])!r}",
             record=describe(k),
             field="type",
             hint=f"use one of {', '.join(type_names)}",
@@ -99,7 +110,7 @@ def _instrument_table(cols: InstrumentColumns, assets: tuple[str, ...], describe
     if not settlement_ok.all():
         k = _first(~settlement_ok)
         raise InputError(
-            f"unknown settlement {cols.settlement[k]!r}", record=describe(k), field="settlement",
+            f"unknown settlement {str(cols.settlement[k])!r}", record=describe(k), field="settlement",
             hint="use linear or inverse",
         )
     inverse = cols.settlement == Settlement.INVERSE.value
@@ -120,18 +131,18 @@ def _instrument_table(cols: InstrumentColumns, assets: tuple[str, ...], describe
     if not right_ok.all():
         k = _first(~right_ok)
         raise InputError(
-            f"an option needs right call or put, got {cols.right[k]!r}", record=describe(k), field="right"
+            f"an option needs right call or put, got {str(cols.right[k])!r}", record=describe(k), field="right"
         )
     if (inverse & (type_code == type_names.index("spot"))).any():
         k = _first(inverse & (type_code == type_names.index("spot")))
         raise InputError("a spot instrument cannot be inverse", record=describe(k), field="settlement")
-    asset_pos = {a: i for i, a in enumerate(assets)}
+    asset_keys = np.array(assets, dtype=str)
     expiry = np.where(dated, cols.expiry_s, np.nan).astype(np.float64)
     return InstrumentTable(
         ids=cols.ids.astype(str),
         type_code=type_code,
-        underlying=np.array([asset_pos[a] for a in cols.underlying], dtype=np.int64),
-        settlement_asset=np.array([asset_pos[a] for a in cols.settlement_asset], dtype=np.int64),
+        underlying=_lookup(asset_keys, cols.underlying.astype(str)),
+        settlement_asset=_lookup(asset_keys, cols.settlement_asset.astype(str)),
         inverse=inverse,
         expiry_s=expiry,
         strike=np.where(is_option, cols.strike, np.nan).astype(np.float64),
@@ -145,7 +156,7 @@ def _check_unique(ids: np.ndarray, describe: Describe, what: str) -> None:
         dup = uniq[counts > 1][0]
         where = np.flatnonzero(ids == dup)
         raise InputError(
-            f"duplicate {what} id {dup!r} (also at {describe(int(where[0]))})",
+            f"duplicate {what} id {str(dup)!r} (also at {describe(int(where[0]))})",
             record=describe(int(where[1])),
             field="id",
             hint=f"every {what} id must be unique",
@@ -188,14 +199,13 @@ def book_from_arrays(
         )
 
     assets = tuple(
-        sorted(
-            set(instruments.underlying.astype(str))
-            | set(instruments.settlement_asset.astype(str))
-            | set(collateral.asset.astype(str))
+        str(a)
+        for a in np.unique(
+            np.concatenate([instruments.underlying.astype(str), instruments.settlement_asset.astype(str),
+                            collateral.asset.astype(str)])
         )
     )
     table = _instrument_table(instruments, assets, describe_instrument)
-    instrument_pos = {str(i): k for k, i in enumerate(table.ids)}
 
     if account_ids is None:
         account_ids = np.unique(np.concatenate([positions.account.astype(str), collateral.account.astype(str)]))
@@ -211,33 +221,27 @@ def book_from_arrays(
             if unknown.any():
                 k = _first(unknown)
                 raise InputError(
-                    f"unknown margin model {account_models[k]!r}", record=describe_account(k),
+                    f"unknown margin model {str(account_models[k])!r}", record=describe_account(k),
                     field="margin_model", hint=f"use one of {', '.join(names)}",
                 )
-    account_pos = {a: k for k, a in enumerate(account_ids)}
 
     def rows_of(ids: np.ndarray, describe: Describe) -> np.ndarray:
-        out = np.fromiter((account_pos.get(a, -1) for a in ids.astype(str)), dtype=np.int64, count=ids.shape[0])
+        out = _lookup(account_ids, ids.astype(str))
         if (out < 0).any():
             k = _first(out < 0)
-            raise InputError(f"unknown account {ids[k]!r}", record=describe(k), field="account")
+            raise InputError(f"unknown account {str(ids[k])!r}", record=describe(k), field="account")
         return out
 
     pos_rows = rows_of(positions.account, describe_position)
-    pos_cols = np.fromiter(
-        (instrument_pos.get(i, -1) for i in positions.instrument.astype(str)),
-        dtype=np.int64,
-        count=positions.instrument.shape[0],
-    )
+    pos_cols = _lookup(table.ids, positions.instrument.astype(str))
     if (pos_cols < 0).any():
         k = _first(pos_cols < 0)
         raise InputError(
-            f"unknown instrument {positions.instrument[k]!r}", record=describe_position(k), field="instrument",
-            hint="every position must reference an id listed under instruments",
+            f"unknown instrument {str(positions.instrument[k])!r}", record=describe_position(k),
+            field="instrument", hint="every position must reference an id listed under instruments",
         )
     col_rows = rows_of(collateral.account, describe_collateral)
-    asset_pos = {a: k for k, a in enumerate(assets)}
-    col_cols = np.array([asset_pos[a] for a in collateral.asset.astype(str)], dtype=np.int64)
+    col_cols = _lookup(np.array(assets, dtype=str), collateral.asset.astype(str))
 
     # Entry side of futures P&L in settlement units; options and spot carry none.
     qty = positions.quantity.astype(np.float64)

@@ -7,6 +7,7 @@ Bad input prints one clear error naming file, record and field, and exits with c
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -84,7 +85,8 @@ def _emit(run, *, fmt: OutputFormat, out: Path | None, as_of: datetime, currency
     elif fmt is OutputFormat.CSV:
         write_text(metrics_csv(run.result), out)
     else:
-        console = Console(record=out is not None, width=160 if out is not None else None)
+        wide = out is not None or not sys.stdout.isatty()
+        console = Console(record=out is not None, width=170 if wide else None)
         print_report(console, run.result, run.system, as_of=as_of.isoformat(), currency=currency, limit=limit)
         if out is not None:
             write_text(console.export_text(), out)

@@ -100,7 +100,9 @@ def build_risk_matrix(ctx: RiskContext) -> RiskMatrix:
     return RiskMatrix(moves=moves, vol_kind=vol_kind, weight=weight, extended=extended, params=params)
 
 
-def shocked_vol_levels(vol: FloatArray, tau: FloatArray, under: IntArray, rm: RiskMatrix) -> tuple[FloatArray, FloatArray]:
+def shocked_vol_levels(
+    vol: FloatArray, tau: FloatArray, under: IntArray, rm: RiskMatrix
+) -> tuple[FloatArray, FloatArray]:
     """(σ_up, σ_down) per instrument or position, shapes like ``vol``."""
     prm = {k: v[under] for k, v in rm.params.items()}
     dte = np.maximum(tau * 365.0, prm["min_dte_days"])
