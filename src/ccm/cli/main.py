@@ -149,7 +149,7 @@ def demo(
     from ccm.io.market import write_market_json
     from ccm.synthetic import generate_venue
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 170)
     try:
         with _progress(True) as progress:
             progress.add_task("generating", total=None)

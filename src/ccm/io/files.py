@@ -77,11 +77,19 @@ def write_atomic(files: Mapping[Path, Callable[[Path], None]]) -> None:
             os.close(fd)
             temps[target] = Path(name)
             writer(temps[target])
+        mode = _default_file_mode()
         for target, tmp in temps.items():
+            os.chmod(tmp, mode)  # mkstemp creates 0600; give the file the user's usual permissions
             os.replace(tmp, target)
     finally:
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)
+
+
+def _default_file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def write_text_atomic(path: Path, text: str) -> None:

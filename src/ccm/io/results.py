@@ -117,9 +117,18 @@ def metrics_csv(result: CoverageResult) -> str:
         flat = {**rec, "distance_down": dist["down"], "distance_up": dist["up"],
                 "top_contributor": str(c.labels[label]) if label >= 0 else None,
                 "top_contributor_share": float(share) if label >= 0 else None}
-        writer.writerow(["" if flat[k] is None else (repr(flat[k]) if isinstance(flat[k], float) else flat[k])
-                         for k in CSV_COLUMNS])
+        writer.writerow([_cell(flat[k]) for k in CSV_COLUMNS])
     return buffer.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
 
 
 def worst_first(result: CoverageResult) -> np.ndarray:
