@@ -46,6 +46,13 @@ class InputError(CcmError):
             return self
         return InputError(self.message, file=file, record=self.record, field=self.field, hint=self.hint)
 
+    def relocated(self, files: dict[str, str]) -> InputError:
+        """Return a copy whose logical file name (e.g. ``"market"``) is replaced by its real path."""
+        if self.file not in files:
+            return self
+        return InputError(self.message, file=files[self.file], record=self.record, field=self.field,
+                          hint=self.hint)
+
     def as_dict(self) -> dict[str, str | None]:
         return {
             "file": self.file,

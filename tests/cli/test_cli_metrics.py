@@ -149,3 +149,11 @@ def test_demo_saves_files_that_metrics_reproduces(tmp_path):
     shown = next(line for line in result.stdout.splitlines() if "system coverage ratio" in line)
     assert f"{system['system_coverage_ratio']:,.3f}" in shown
     assert math.isfinite(system["total_maintenance_margin"])
+
+
+def test_config_gap_found_while_margining_names_the_config_file(tmp_path):
+    config = tmp_path / "risk.yaml"
+    config.write_text("margin:\n  portfolio:\n    default: null\n    SOL: null\n")
+    result = runner.invoke(app, ["metrics", str(BOOK), "-m", str(MARKET), "-c", str(config), "--model", "portfolio"])
+    assert result.exit_code == 2
+    assert str(config) in result.output and "margin.portfolio" in result.output and "SOL" in result.output

@@ -123,8 +123,8 @@ def metrics(
         try:
             run = _run(loaded_book, snapshot, loaded_config, model=model, with_distance=distance,
                        show_progress=fmt is OutputFormat.TABLE or out is not None)
-        except InputError as error:  # market or config problems found while resolving the book
-            raise error.located(file=str(market)) from None
+        except InputError as error:  # market or config problems found while applying them to the book
+            raise error.relocated({"market": str(market), "config": str(config or "built-in default config")}) from None
         _emit(run, fmt=fmt, out=out, as_of=snapshot.as_of, currency=loaded_config.currency,
               limit=None if limit == 0 else limit)
     except CcmError as error:

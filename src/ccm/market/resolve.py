@@ -15,6 +15,9 @@ from ccm.pricing.contracts import unit_delta, unit_value
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 
+#: Logical file name of market errors; shells replace it with the real path (``InputError.relocated``).
+MARKET = "market"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MarketState:
@@ -56,7 +59,7 @@ def _check_number(value: float, *, record: str, field: str, allow_zero: bool = F
     ok = np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
     if not ok:
         need = "a finite number ≥ 0" if allow_zero else "a finite positive number"
-        raise InputError(f"{value!r} is not {need}", record=record, field=field)
+        raise InputError(f"{value!r} is not {need}", file=MARKET, record=record, field=field)
 
 
 def resolve_market(
@@ -68,6 +71,7 @@ def resolve_market(
         if asset not in snapshot.index:
             raise InputError(
                 f"no index price for asset {asset!r}, which the book uses",
+                file=MARKET,
                 record="index",
                 field=asset,
                 hint=f"add \"{asset}\": <USD price> to the market's index",
@@ -79,7 +83,7 @@ def resolve_market(
             _check_number(value, record=field_name, field=key, allow_zero=allow_zero)
     for key, value in snapshot.rates.items():
         if not np.isfinite(value):
-            raise InputError(f"{value!r} is not a finite rate", record="rates", field=key)
+            raise InputError(f"{value!r} is not a finite rate", file=MARKET, record="rates", field=key)
 
     as_of_s = snapshot.as_of.timestamp()
     n = len(instruments)
@@ -98,7 +102,7 @@ def resolve_market(
     future_mark = is_future & np.isfinite(marks)
     if (future_mark & (marks <= 0)).any():
         k = int(np.flatnonzero(future_mark & (marks <= 0))[0])
-        raise InputError("a future's mark must be positive", record="marks", field=str(ids[k]))
+        raise InputError("a future's mark must be positive", file=MARKET, record="marks", field=str(ids[k]))
     basis = np.where(future_mark, marks / spot, basis)
 
     vol = np.zeros(n)
@@ -115,6 +119,7 @@ def resolve_market(
             k = int(np.flatnonzero(bad)[0])
             raise InputError(
                 f"option mark {marks[k]!r} is outside the no-arbitrage bounds, no vol can reproduce it",
+                file=MARKET,
                 record="marks",
                 field=str(ids[k]),
                 hint="options are marked in settlement units: coin for inverse, USD for linear",
@@ -127,7 +132,8 @@ def resolve_market(
             if surface is None:
                 k = int(np.flatnonzero(sel)[0])
                 raise InputError(
-                    f"no implied vol for option {ids[k]!r}",
+                    f"no implied vol for option {str(ids[k])!r}",
+                    file=MARKET,
                     record="vols",
                     field=str(ids[k]),
                     hint=f"give vols.{ids[k]}, marks.{ids[k]} or a vol surface for {assets[u]}",

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from ccm.enums import MarginModelName
 from ccm.errors import InputError
 
+#: Logical file name of config errors; shells replace it with the real path (``InputError.relocated``).
+CONFIG = "config"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Thresholds:
@@ -131,6 +134,7 @@ class RiskConfig:
             return table["default"]
         raise InputError(
             f"no {section} parameters for underlying {underlying!r}",
+            file=CONFIG,
             record=f"margin.{section}",
             field=underlying,
             hint=f"add margin.{section}.{underlying} (or margin.{section}.default) to the config",
