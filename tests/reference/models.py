@@ -444,15 +444,28 @@ class ReferenceModel:
         return out
 
     def portfolio_margin(self, account: Account, move: float = 0.0) -> tuple[float, float]:
+        """Worst case per underlying (groups added scenario by scenario in USD under cross_settlement,
+        else per group), plus the roll shock of every group; MM = mm_factor × each part."""
         vectors = self.risk_vectors(account, move)
         roll = self.roll_shock_coin(account, move)
-        im = mm = 0.0
+        combined: dict[tuple[str, str], list[float]] = {}
         for (under, settle), vector in vectors.items():
             prm = self.portfolio_params(under)
+            key = (under, "*") if prm.cross_settlement else (under, settle)
+            usd = [x * self.price(settle, move) for x in vector]
+            if key in combined:
+                combined[key] = [a + b for a, b in zip(combined[key], usd, strict=True)]
+            else:
+                combined[key] = usd
+        im = mm = 0.0
+        for (under, _), vector in combined.items():
             worst = max(0.0, -min(vector))
-            group_im = worst * self.price(settle, move) + roll.get((under, settle), 0.0) * self.price(under, move)
-            im += group_im
-            mm += prm.mm_factor * group_im
+            im += worst
+            mm += self.portfolio_params(under).mm_factor * worst
+        for (under, _settle), coins in roll.items():
+            shock = coins * self.price(under, move)
+            im += shock
+            mm += self.portfolio_params(under).mm_factor * shock
         return im, mm
 
     # -- lending --------------------------------------------------------------------------------

@@ -136,10 +136,6 @@ def test_roll_shock_nets_within_an_expiry_only(impl):
     assert rows[1]["initial_margin"] == pytest.approx((0.01 + 0.075 * 60 / 365) * S_BTC, rel=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: portfolio roll shock buckets spot and perpetuals together "
-                   "(both have expiry NaN → key −1) and gives the bucket the rate of whichever position "
-                   "is written last, so the requirement depends on instrument order; spot has rate 0 and "
-                   "must not share the perpetual's bucket")
 def test_roll_shock_does_not_depend_on_instrument_order():
     s, p = spot("BTC"), perp("BTC")
     book = [Position(instrument=s.id, quantity=1.0), Position(instrument=p.id, quantity=1.0)]
@@ -151,9 +147,6 @@ def test_roll_shock_does_not_depend_on_instrument_order():
     assert b == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: spot delta is netted against the perpetual in the roll-shock "
-                   "bucket (shared expiry key −1), so a long-spot/short-perp basis trade pays no roll shock; "
-                   "spot carries none (rate 0) and the perp should pay 0.01 × |perp coin delta|")
 def test_spot_is_not_netted_against_the_perpetual_in_roll_shock():
     s, p = spot("BTC"), perp("BTC")
     book = [Position(instrument=s.id, quantity=1.0), Position(instrument=p.id, quantity=-1.0)]
@@ -322,3 +315,24 @@ def test_engine_requirement_matches_for_accounts_split_across_models():
     req = margin_requirement(ctx)
     assert req.initial[0] == pytest.approx(S_BTC * (0.02 + 0.00005), rel=1e-12)
     assert req.initial[1] == pytest.approx(S_BTC * 0.17, rel=1e-12)
+
+
+# -- settlement groups of one underlying: X:PM netting and pnl_offset -------------------------------------
+@pytest.mark.parametrize(
+    ("cross", "offset", "expected"),
+    [
+        # Long 1 BTC of inverse perp (50,000 USD notional) against short 1 BTC of linear perp, ±16%, no roll:
+        # inverse P&L 50,000·(1 − 1/(1+m)), linear −50,000·m (USD at today's prices).
+        (False, 0.0, 50_000 * (1 / 0.84 - 1) + 8_000),  # S:PM: each group its own worst case
+        (True, 0.0, 50_000 * (1 / 0.84 - 1)),  # X:PM, gains count nothing: worst single leg
+        (True, 0.6, max(50_000 * (1 / 0.84 - 1) - 0.6 * 8_000, 8_000 - 0.6 * 50_000 * (1 - 1 / 1.16))),
+        (True, 1.0, 50_000 * 0.16**2 / 0.84),  # full offset: only the convexity gap of the two legs
+    ],
+)
+def test_settlement_groups_of_one_underlying_net_at_pnl_offset(impl, cross, offset, expected):
+    inv, lin = perp("BTC", inverse=True), perp("BTC")
+    prm = PortfolioParams(buckets=1, extended_moves=(), pnl_offset=offset, cross_settlement=cross, **NO_ROLL)
+    book = [Position(instrument=inv.id, quantity=S_BTC), Position(instrument=lin.id, quantity=-1.0)]
+    row = pm_rows(impl, [inv, lin], [book], params={"default": prm})[0]
+    assert row["initial_margin"] == pytest.approx(expected, rel=1e-12)
+    assert row["maintenance_margin"] == pytest.approx(0.8 * expected, rel=1e-12)

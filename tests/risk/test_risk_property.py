@@ -128,22 +128,8 @@ def books(draw, max_accounts=4):
             if i.type in (InstrumentType.FUTURE, InstrumentType.PERPETUAL) and draw(st.booleans()):
                 entry = prices[i.underlying] * draw(st.floats(0.7, 1.3))
             positions.append(Position(instrument=i.id, quantity=q, entry_price=entry))
-        if model is MarginModelName.PORTFOLIO:
-            positions = _without_spot_beside_perp(positions, ins)
         accounts.append(Account(id=f"A{a}", collateral=collateral, positions=tuple(positions), margin_model=model))
     return ins, accounts, prices, vols, rates, marks
-
-
-def _without_spot_beside_perp(positions, ins):
-    """Known engine bug (xfail in test_risk_portfolio.py): spot shares the perpetual's roll-shock bucket.
-
-    Portfolio accounts therefore never hold a spot instrument beside a perpetual of the same group.
-    """
-    by_id = {i.id: i for i in ins}
-    perp_groups = {(by_id[p.instrument].underlying, by_id[p.instrument].settlement_asset) for p in positions
-                   if by_id[p.instrument].type is InstrumentType.PERPETUAL}
-    return [p for p in positions if not (by_id[p.instrument].type is InstrumentType.SPOT
-                                         and (by_id[p.instrument].underlying, "USDC") in perp_groups)]
 
 
 def _scale(account, prices, ins):

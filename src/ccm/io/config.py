@@ -96,6 +96,7 @@ class PortfolioIn(BaseModel):
     min_annualised_move: NonNegative | None = None
     annualised_move_risk: NonNegative | None = None
     mm_factor: Annotated[float, Field(gt=0, le=1)] | None = None
+    cross_settlement: bool | None = None
 
 
 class MarginIn(BaseModel):

@@ -86,6 +86,7 @@ class PortfolioParams:
     min_annualised_move: float = 0.01
     annualised_move_risk: float = 0.075
     mm_factor: float = 0.8
+    cross_settlement: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,8 +103,11 @@ class DistanceSettings:
     """Distance to liquidation search: a shared grid of moves, then per-account regula falsi."""
 
     max_move: float = 0.95
-    grid: tuple[float, ...] = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5,
-                               0.65, 0.8, 0.95)
+    grid: tuple[float, ...] = (
+        0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.0625, 0.075,
+        *(round(0.1 + 0.025 * i, 4) for i in range(17)),
+        *(round(0.55 + 0.05 * i, 4) for i in range(9)),
+    )
     refine_iterations: int = 8
     tolerance: float = 1e-5
 

@@ -9,11 +9,14 @@ For each group (reference/exchanges.md §1.5):
    (1+m)/(1+sign(m)·price_range), then damped on the aggregate:
    adj ← sign(adj)·max(0, |adj| − (max(|m|/price_range, 1) − 1) · extended_dampener / edge price),
    the edge price being the settlement asset's USD price, at the ±price_range edge for coin settlement.
-3. Scenario P&L in settlement units (coin for inverse) is summed over the group's positions; gains are
-   multiplied by pnl_offset; worst case = max(0, −min over scenarios).
+3. Scenario P&L in settlement units (coin for inverse) is summed over the group's positions and valued in
+   USD at the settlement price; a group's gains count at pnl_offset. With ``cross_settlement`` (X:PM, the
+   default) the groups of one underlying are added scenario by scenario — the coin-settled and the
+   USDC-settled BTC books share the BTC scenarios — otherwise each group stands alone (S:PM).
+   Worst case = max(0, −min over scenarios).
 4. Roll shock per expiry: max(min_annualised_move, annualised_move_risk · τ) × |net coin delta of the
    expiry| (perpetuals use the minimum; spot none), in coins of the underlying.
-5. IM = Σ groups (worst case × settlement price + roll shock × index); MM = mm_factor × IM.
+5. IM = Σ worst cases + Σ groups roll shock × index; MM = mm_factor × IM (per underlying).
 
 Evaluation is batched: a leading axis of B base moves (for distance to liquidation, every account shifted
 by the same move) or per-account moves (B = 1, each account its own base). Instruments are revalued once
@@ -37,7 +40,7 @@ from ccm.risk.margin.base import Requirement
 
 _PARAMS = ("price_range", "vol_up", "vol_down", "vega_power_short", "vega_power_long", "min_vol_up",
            "min_dte_days", "extended_table_factor", "extended_dampener", "pnl_offset", "min_annualised_move",
-           "annualised_move_risk", "mm_factor")
+           "annualised_move_risk", "mm_factor", "cross_settlement")
 
 #: Upper bound on cells (accounts × groups × base moves × scenarios, or positions × scenarios) per chunk.
 CHUNK_CELLS = 8_000_000
@@ -96,7 +99,7 @@ def build_risk_matrix(ctx: RiskContext) -> RiskMatrix:
         s = mv.shape[0]  # padding repeats the zero move at unchanged vol: P&L 0, changes nothing
         moves[u, :s], vol_kind[u, :s], weight[u, :s], extended[u, :s] = mv, vk, wt, ex
         for name in _PARAMS:
-            params[name][u] = getattr(prm, name)
+            params[name][u] = float(getattr(prm, name))
     return RiskMatrix(moves=moves, vol_kind=vol_kind, weight=weight, extended=extended, params=params)
 
 
@@ -149,11 +152,18 @@ def scenario_unit_pnl_numpy(terms, vol, up, down, under, rm: RiskMatrix, base_fo
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Layout:
-    """Per-book constants: groups, expiry buckets and roll rates (n_instruments,) or (n_groups,)."""
+    """Per-book constants: groups, how groups combine, expiry buckets and roll rates.
+
+    group : (n_instruments,) group of each instrument; group_under, group_settle : (n_groups,) assets.
+    combine : (n_groups, n_combined) 0/1 matrix adding groups whose scenarios are netted (same underlying
+        under cross_settlement); combined_under : (n_combined,) underlying of each combination.
+    """
 
     group: IntArray
     group_under: IntArray
     group_settle: IntArray
+    combine: FloatArray
+    combined_under: IntArray
     expiry_key: IntArray
     n_expiries: int
     roll_rate: FloatArray
@@ -167,16 +177,28 @@ def _layout(ctx: RiskContext, rm: RiskMatrix) -> _Layout:
     ins, mkt = ctx.book.instruments, ctx.market
     n_assets = len(ctx.book.assets)
     uniq, group = np.unique(ins.underlying * n_assets + ins.settlement_asset, return_inverse=True)
-    expiry_key = np.unique(np.nan_to_num(ins.expiry_s, nan=-1.0), return_inverse=True)[1]
+    # Roll buckets: one per expiry, one for perpetuals, one for spot (rate 0) — never shared.
+    bucket_time = np.where(ins.is_spot, -2.0, np.nan_to_num(ins.expiry_s, nan=-1.0))
+    expiry_key = np.unique(bucket_time, return_inverse=True)[1]
     u = ins.underlying
     dated = np.maximum(rm.params["min_annualised_move"][u],
                        rm.params["annualised_move_risk"][u] * np.maximum(mkt.tau, 0.0))
     perp = ins.is_future & ~np.isfinite(ins.expiry_s)
     rate = np.where(perp, rm.params["min_annualised_move"][u], dated)
+    group_under = (uniq // n_assets).astype(np.int64)
+    cross = rm.params["cross_settlement"][group_under] > 0
+    combo_key = np.where(cross, group_under, n_assets + np.arange(group_under.shape[0]))
+    combo_keys, combo = np.unique(combo_key, return_inverse=True)
+    combine = np.zeros((group_under.shape[0], combo_keys.shape[0]))
+    combine[np.arange(group_under.shape[0]), combo] = 1.0
+    combined_under = np.zeros(combo_keys.shape[0], dtype=np.int64)
+    combined_under[combo] = group_under
     return _Layout(
         group=group.astype(np.int64),
-        group_under=(uniq // n_assets).astype(np.int64),
+        group_under=group_under,
         group_settle=(uniq % n_assets).astype(np.int64),
+        combine=combine,
+        combined_under=combined_under,
         expiry_key=expiry_key.astype(np.int64),
         n_expiries=int(expiry_key.max()) + 1 if expiry_key.size else 1,
         roll_rate=np.where(ins.is_spot, 0.0, rate),
@@ -305,10 +327,13 @@ def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_pnl, shared_de
         damped = np.sign(agg) * np.maximum(0.0, np.abs(agg) - damp_units)
         agg = np.where(ext[None, :, None, :], damped, agg)
 
+    # USD, gains at pnl_offset, groups netted per underlying (cross_settlement) scenario by scenario.
+    agg_usd = agg * settle_price[..., None]
     offset = rm.params["pnl_offset"][layout.group_under][None, :, None, None]
-    agg = np.where(agg > 0, agg * offset, agg)
-    worst_idx = np.argmin(agg, axis=3)  # (rows, G, B)
-    worst = np.maximum(0.0, -np.take_along_axis(agg, worst_idx[..., None], axis=3)[..., 0])
+    agg_usd = np.where(agg_usd > 0, agg_usd * offset, agg_usd)
+    total = np.einsum("rgbs,gc->rcbs", agg_usd, layout.combine)  # (rows, C, B, S)
+    worst_idx = np.argmin(total, axis=3)  # (rows, C, B)
+    worst = np.maximum(0.0, -np.take_along_axis(total, worst_idx[..., None], axis=3)[..., 0])
 
     # Roll shock: |net coin delta| per (row, group, expiry), times the expiry's rate.
     key = (local_row * n_groups + group[cols]) * layout.n_expiries + layout.expiry_key[cols]
@@ -322,16 +347,18 @@ def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_pnl, shared_de
                              shape=(n_rows * n_groups, uniq.shape[0]))
     roll_coin = np.asarray(to_group @ net).reshape(n_rows, n_groups, -1)
 
-    group_im = worst * settle_price + roll_coin * under_price  # (rows, G, B)
-    mm_factor = rm.params["mm_factor"][layout.group_under][None, :, None]
-    im = group_im.sum(axis=1).T  # (B, rows)
-    mm = (group_im * mm_factor).sum(axis=1).T
+    roll_usd = roll_coin * under_price  # (rows, G, B)
+    mm_roll = rm.params["mm_factor"][layout.group_under][None, :, None]
+    mm_worst = rm.params["mm_factor"][layout.combined_under][None, :, None]
+    im = (worst.sum(axis=1) + roll_usd.sum(axis=1)).T  # (B, rows)
+    mm = ((worst * mm_worst).sum(axis=1) + (roll_usd * mm_roll).sum(axis=1)).T
 
     driver = None
     if want_drivers:
-        # Each position's loss in its group's worst scenario (before offset and dampener), USD.
+        # Each position's loss in its combination's worst scenario (before offset and dampener), USD.
         g_of = group[cols]
-        scen = worst_idx[local_row, g_of, 0]
+        c_of = np.argmax(layout.combine[g_of], axis=1)
+        scen = worst_idx[local_row, c_of, 0]
         if shared_pnl is not None:
             unit = shared_pnl[0, scen, cols]
             pos_pnl = unit * q
@@ -339,5 +366,5 @@ def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_pnl, shared_de
             pos_pnl = pnl_nnz[scen, np.arange(cols.shape[0])]
         pos_pnl = pos_pnl * weight[g_of, scen]
         driver = np.maximum(0.0, -pos_pnl) * settle_price[local_row, g_of, 0]
-        driver = np.where(worst[local_row, g_of, 0] > 0, driver, 0.0)
+        driver = np.where(worst[local_row, c_of, 0] > 0, driver, 0.0)
     return im, mm, driver
