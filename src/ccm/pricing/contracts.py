@@ -118,3 +118,31 @@ def unit_delta(
     option_delta = np.where(inverse, greeks["delta"] - option_coin, greeks["delta"])
     delta_one = np.where(inverse, 1.0 / forward, 1.0)
     return np.where(is_option, option_delta, delta_one)
+
+
+def option_greeks(
+    forward: FloatArray,
+    *,
+    strike: FloatArray,
+    tau: FloatArray,
+    vol: FloatArray,
+    is_call: BoolArray,
+    inverse: BoolArray,
+) -> dict[str, FloatArray]:
+    """Greeks of one option in its settlement units: USD for linear, coin for inverse (V_coin = V_usd / F).
+
+    Returns delta ∂V/∂F, gamma ∂²V/∂F², vega ∂V/∂σ (per 1.00 of vol) and theta ∂V/∂t (per year). For an
+    inverse option, with V, Δ, Γ the Black-76 USD value and greeks:
+    ∂(V/F)/∂F = Δ/F − V/F², ∂²(V/F)/∂F² = Γ/F − 2Δ/F² + 2V/F³, vega/F and theta/F.
+    """
+    forward = np.asarray(forward, dtype=np.float64)
+    usd = black76_price(forward, strike, tau, vol, is_call)
+    g = black76_greeks(forward, strike, tau, vol, is_call)
+    inv = np.asarray(inverse, dtype=bool)
+    return {
+        "delta": np.where(inv, g["delta"] / forward - usd / forward**2, g["delta"]),
+        "gamma": np.where(inv, g["gamma"] / forward - 2 * g["delta"] / forward**2 + 2 * usd / forward**3,
+                          g["gamma"]),
+        "vega": np.where(inv, g["vega"] / forward, g["vega"]),
+        "theta": np.where(inv, g["theta"] / forward, g["theta"]),
+    }

@@ -22,6 +22,9 @@ from ccm.risk.margin.lending import health_factor
 
 BANKRUPT = STATUSES.index(Status.BANKRUPT)
 
+#: Requirements below this (USD) count as none: a ratio to a denormal requirement would be +inf.
+REQUIREMENT_FLOOR_USD = 1e-9
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Contributors:
@@ -70,9 +73,11 @@ class CoverageResult:
         return int(self.account_ids.shape[0])
 
 
-def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+def _ratio(numerator: FloatArray, denominator: FloatArray, floor: float = 0.0) -> FloatArray:
+    """numerator ÷ denominator where denominator > floor, else NaN."""
+    ok = denominator > floor
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), np.nan)
+        return np.where(ok, numerator / np.where(ok, denominator, 1.0), np.nan)
 
 
 def classify(adjusted_equity: FloatArray, coverage: FloatArray, unbounded: np.ndarray, t: Thresholds) -> np.ndarray:
@@ -129,8 +134,8 @@ def compute_coverage(
     step("margin")
     ae = parts.adjusted_equity
     mm, im = req.maintenance, req.initial
-    unbounded = ~(mm > 0)
-    coverage = _ratio(ae, mm)
+    unbounded = ~(mm > REQUIREMENT_FLOOR_USD)
+    coverage = _ratio(ae, mm, REQUIREMENT_FLOOR_USD)
     excess = ae - mm
     status = classify(ae, coverage, unbounded, ctx.config.thresholds)
     hf = np.where(ctx.model_code == LENDING_CODE, health_factor(ctx), np.nan)
@@ -151,7 +156,7 @@ def compute_coverage(
         maintenance_margin=mm,
         coverage_ratio=coverage,
         unbounded=unbounded,
-        initial_coverage_ratio=_ratio(ae, im),
+        initial_coverage_ratio=_ratio(ae, im, REQUIREMENT_FLOOR_USD),
         margin_utilisation=_ratio(mm, ae),
         excess=excess,
         shortfall=np.maximum(0.0, -excess),
