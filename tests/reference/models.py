@@ -66,6 +66,10 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------
 # Scalar Black-76
 # --------------------------------------------------------------------------------------------------
+#: The contract's floor (DESIGN.md §2 via ccm.risk.coverage): requirements below 1e-9 USD count as none.
+REQUIREMENT_FLOOR_USD = 1e-9
+
+
 def norm_cdf(x: float) -> float:
     """Standard normal CDF via erfc (accurate in both tails)."""
     return 0.5 * math.erfc(-x / _SQRT2)
@@ -529,7 +533,7 @@ class ReferenceModel:
         parts = self.equity_parts(account)
         im, mm = self.margin(account)
         ae = parts["collateral_value"] + parts["position_value"]
-        coverage = ae / mm if mm > 0 else math.nan
+        coverage = ae / mm if mm > REQUIREMENT_FLOOR_USD else math.nan
         hf = self.health_factor(account) if self.model_of(account) is MarginModelName.LENDING else math.nan
         return {
             "account": account.id,
@@ -539,7 +543,7 @@ class ReferenceModel:
             "initial_margin": im,
             "maintenance_margin": mm,
             "coverage_ratio": coverage,
-            "initial_coverage_ratio": ae / im if im > 0 else math.nan,
+            "initial_coverage_ratio": ae / im if im > REQUIREMENT_FLOOR_USD else math.nan,
             "excess": ae - mm,
             "available": ae - im,
             "status": self.status(ae, coverage).value,
