@@ -103,11 +103,8 @@ class DistanceSettings:
     """Distance to liquidation search: a shared grid of moves, then per-account regula falsi."""
 
     max_move: float = 0.95
-    grid: tuple[float, ...] = (
-        0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.0625, 0.075,
-        *(round(0.1 + 0.025 * i, 4) for i in range(17)),
-        *(round(0.55 + 0.05 * i, 4) for i in range(9)),
-    )
+    grid: tuple[float, ...] = (0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3,
+                               0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.95)
     refine_iterations: int = 8
     tolerance: float = 1e-5
 

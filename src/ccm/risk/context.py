@@ -7,7 +7,7 @@ used by distance to liquidation). One code path serves both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,8 @@ class RiskContext:
     position_row : int64 (nnz,), account row of each stored position.
     entry_total : float (nnz,), entry side of futures P&L in settlement units, unpriced quantity settled
         at the current forward (so its P&L is 0 now).
+    cache : instrument-level results that depend only on the market and config (e.g. risk-matrix P&L
+        per instrument at the distance grid), shared by every sub-context made with :meth:`take`.
     """
 
     book: Book
@@ -43,6 +45,7 @@ class RiskContext:
     moving: BoolArray
     position_row: IntArray
     entry_total: FloatArray
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, book: Book, market: MarketState, config: RiskConfig) -> RiskContext:
@@ -82,6 +85,7 @@ class RiskContext:
             moving=self.moving,
             position_row=row_of_nonzeros(sub.positions),
             entry_total=self.entry_total[nz],
+            cache=self.cache,
         )
 
     # -- price multipliers under uniform moves ----------------------------------------------------

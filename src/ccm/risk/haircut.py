@@ -98,11 +98,14 @@ def haircut_values(quantity: FloatArray, price: FloatArray, asset: IntArray, tab
     v = np.where(positive, value, 0.0)
     h = np.minimum(1.0, table.base[asset] + table.liquidity_scale[asset] * np.sqrt(v))
     after = v * (1.0 - h)
-    tiers = table.has_tiers[asset]
+    tiers = np.broadcast_to(table.has_tiers[asset], v.shape)
     if np.any(tiers):
+        # Tier ladders only where the asset has one (the (…, n_tiers) intermediate is the costly part).
+        v_t = v[tiers]
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.where(v > 0, tiered_value(v, np.broadcast_to(asset, v.shape), table) / v, 1.0)
-        after = np.where(tiers, after * ratio, after)
+            ratio = np.where(v_t > 0, tiered_value(v_t, np.broadcast_to(asset, v.shape)[tiers], table) / v_t, 1.0)
+        after = after.copy() if after.base is not None else after
+        after[tiers] = after[tiers] * ratio
     return np.where(positive, after, value)
 
 

@@ -238,16 +238,12 @@ def _evaluate(ctx, *, base_moves, row_moves, driver_out):
     bases = np.zeros(1) if base_moves is None else base_moves
     shared_pnl = shared_delta = None
     if shared:
-        ins, mkt = book.instruments, ctx.market
-        every = np.arange(book.n_instruments)
-        base_forward = mkt.forward[None, :] * (1.0 + bases[:, None] * ctx.moving[ins.underlying][None, :])
-        shared_pnl = scenario_unit_pnl(ctx, rm, every, base_forward)  # (B, S, n_instr)
-        shared_delta = unit_delta(base_forward, vol=mkt.vol, **instrument_terms(ctx, every))  # (B, n_instr)
+        shared_pnl, shared_delta = _instrument_scenarios(ctx, rm, bases)
 
     im = np.zeros((n_base, n))
     mm = np.zeros((n_base, n))
     indptr = book.positions.indptr
-    per_row_cells = max(1, n_groups * n_base * n_scen)
+    per_row_cells = max(1, min(n_groups, 2) * n_base * n_scen)  # an account rarely holds more groups
     rows_per_chunk = max(1, CHUNK_CELLS // per_row_cells)
     start = 0
     while start < n:
@@ -266,105 +262,128 @@ def _evaluate(ctx, *, base_moves, row_moves, driver_out):
     return im, mm
 
 
-def _group_sum(q, cols, group, n_rows, local_row, n_groups, per_instr):
-    """Σ over each (row, group) of q × per_instr[..., cols]; returns (n_rows, n_groups, *lead)."""
-    lead = per_instr.shape[:-1]
-    out = np.zeros((n_rows, n_groups) + lead)
-    width = int(np.prod(lead)) if lead else 1
-    rhs_all = per_instr.reshape(width, -1).T  # (n_instr, width)
-    for g in range(n_groups):  # a handful of groups, never accounts or positions
-        sel = group[cols] == g
-        if not sel.any():
-            continue
-        q_g = sp.csr_matrix((q[sel], (local_row[sel], cols[sel])), shape=(n_rows, rhs_all.shape[0]))
-        out[:, g] = np.asarray(q_g @ rhs_all).reshape((n_rows,) + lead)
-    return out
+def _instrument_scenarios(ctx: RiskContext, rm: RiskMatrix, bases: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Risk-matrix P&L (B, S, n_instr) and coin delta (B, n_instr) of every instrument at each base move.
+
+    Cached on the context: the distance search evaluates many chunks of accounts at the same moves.
+    """
+    key = ("portfolio-instrument-scenarios", bases.tobytes())
+    if key not in ctx.cache:
+        ins, mkt = ctx.book.instruments, ctx.market
+        every = np.arange(ctx.book.n_instruments)
+        base_forward = mkt.forward[None, :] * (1.0 + bases[:, None] * ctx.moving[ins.underlying][None, :])
+        pnl = scenario_unit_pnl(ctx, rm, every, base_forward)
+        delta = unit_delta(base_forward, vol=mkt.vol, **instrument_terms(ctx, every))
+        # (n_instr, B·S), C-contiguous: the right-hand side of the holdings product, laid out once.
+        ctx.cache[key] = (np.ascontiguousarray(pnl.reshape(-1, pnl.shape[-1]).T), delta)
+    rhs, delta = ctx.cache[key]
+    return rhs, delta
+
+
+def _aggregate(rows_of: IntArray, n_out: int, values: FloatArray) -> FloatArray:
+    """Σ of ``values`` (n_in, ...) into ``n_out`` bins given by ``rows_of`` (n_in,); one sparse product."""
+    n_in = rows_of.shape[0]
+    if n_in == 0:
+        return np.zeros((n_out,) + values.shape[1:])
+    summing = sp.csr_matrix((np.ones(n_in), (rows_of, np.arange(n_in))), shape=(n_out, n_in))
+    flat = values.reshape(n_in, -1)
+    return np.asarray(summing @ flat).reshape((n_out,) + values.shape[1:])
 
 
 def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_pnl, shared_delta, want_drivers):
+    """IM, MM (B, n_rows) and drivers (nnz,) of a chunk of accounts.
+
+    Work is done per (account, group) pair that actually holds positions — an account touches one or two
+    of the venue's groups, so nothing is spent on the others.
+    """
     book, mkt = ctx.book, ctx.market
     n_rows, n_groups, n_scen = rows.shape[0], layout.n_groups, rm.n_scenarios
     n_base = bases.shape[0]
     cols = book.positions.indices[nz]
     q = book.positions.data[nz]
-    group = layout.group
+    group = layout.group[cols]
     local_row = np.repeat(np.arange(n_rows), np.diff(book.positions.indptr[rows[0]: rows[-1] + 2]))
 
+    pair_keys, pair_of = np.unique(local_row * n_groups + group, return_inverse=True)
+    pair_row, pair_group = pair_keys // n_groups, pair_keys % n_groups
+    n_pairs = pair_keys.shape[0]
+    g_under, g_settle = layout.group_under[pair_group], layout.group_settle[pair_group]
+
     if shared_pnl is not None:
-        agg = _group_sum(q, cols, group, n_rows, local_row, n_groups, shared_pnl)  # (rows, G, B, S)
+        # (pairs × instruments) holdings times the instruments' scenario P&L: one sparse product.
+        holdings = sp.csr_matrix((q, (pair_of, cols)), shape=(n_pairs, shared_pnl.shape[0]))
+        agg = np.asarray(holdings @ shared_pnl).reshape(n_pairs, n_base, n_scen)
         net_delta_source = shared_delta[:, cols] * q  # (B, nnz)
-        move = np.broadcast_to(bases[None, None, :], (n_rows, n_groups, n_base))
+        move = np.broadcast_to(bases[None, :], (n_pairs, n_base))
     else:
         under = book.instruments.underlying[cols]
         row_move = row_moves[rows]
-        mult = 1.0 + row_move[local_row] * ctx.moving[under]
-        base_forward = (mkt.forward[cols] * mult)[None, :]
+        base_forward = (mkt.forward[cols] * (1.0 + row_move[local_row] * ctx.moving[under]))[None, :]
         pnl_nnz = scenario_unit_pnl(ctx, rm, cols, base_forward)[0] * q  # (S, nnz)
-        bins = local_row * n_groups + group[cols]
-        agg_matrix = sp.csr_matrix((np.ones(cols.shape[0]), (bins, np.arange(cols.shape[0]))),
-                                   shape=(n_rows * n_groups, cols.shape[0]))
-        agg = np.asarray(agg_matrix @ pnl_nnz.T).reshape(n_rows, n_groups, 1, n_scen)
+        agg = _aggregate(pair_of, n_pairs, pnl_nnz.T).reshape(n_pairs, 1, n_scen)
         delta = unit_delta(base_forward[0], vol=mkt.vol[cols], **instrument_terms(ctx, cols))
         net_delta_source = (delta * q)[None, :]
-        move = np.broadcast_to(row_move[:, None, None], (n_rows, n_groups, 1))
+        move = row_move[pair_row][:, None]  # (pairs, 1)
 
-    weight = rm.weight[layout.group_under]  # (G, S)
-    agg = agg * weight[None, :, None, :]
-    settle_price = mkt.asset_prices[layout.group_settle][None, :, None] * (
-        1.0 + move * ctx.moving[layout.group_settle][None, :, None])  # (rows, G, B)
-    under_price = mkt.asset_prices[layout.group_under][None, :, None] * (
-        1.0 + move * ctx.moving[layout.group_under][None, :, None])
+    weight = rm.weight[g_under]  # (pairs, S)
+    settle_price = mkt.asset_prices[g_settle][:, None] * (1.0 + move * ctx.moving[g_settle][:, None])  # (pairs, B)
+    under_price = mkt.asset_prices[g_under][:, None] * (1.0 + move * ctx.moving[g_under][:, None])
 
-    ext = rm.extended[layout.group_under]  # (G, S)
-    if ext.any():
-        pr = rm.params["price_range"][layout.group_under][:, None]
-        mv = rm.moves[layout.group_under]
-        excess = np.maximum(np.abs(mv) / pr, 1.0) - 1.0  # (G, S)
-        coin_settled = (layout.group_settle == layout.group_under)[:, None]
-        edge = np.where(coin_settled, 1.0 + np.sign(mv) * pr, 1.0)
-        damp_usd = rm.params["extended_dampener"][layout.group_under][:, None] * excess  # (G, S)
-        damp_units = damp_usd[None, :, None, :] / (settle_price[..., None] * edge[None, :, None, :])
-        damped = np.sign(agg) * np.maximum(0.0, np.abs(agg) - damp_units)
-        agg = np.where(ext[None, :, None, :], damped, agg)
+    # Extended moves only (the last columns of every table): scaling, then the dampener.
+    ext_cols = np.flatnonzero(rm.extended.any(axis=0))
+    if ext_cols.size:
+        ext = rm.extended[g_under][:, ext_cols]  # (pairs, E)
+        part = agg[:, :, ext_cols] * weight[:, None, ext_cols]
+        pr = rm.params["price_range"][g_under][:, None]
+        mv = rm.moves[g_under][:, ext_cols]
+        excess = np.maximum(np.abs(mv) / pr, 1.0) - 1.0  # (pairs, E)
+        edge = np.where((g_settle == g_under)[:, None], 1.0 + np.sign(mv) * pr, 1.0)
+        damp_usd = rm.params["extended_dampener"][g_under][:, None] * excess
+        damp_units = (damp_usd / edge)[:, None, :] / settle_price[:, :, None]  # (pairs, B, E)
+        damped = np.sign(part) * np.maximum(0.0, np.abs(part) - damp_units)
+        agg[:, :, ext_cols] = np.where(ext[:, None, :], damped, part)
 
-    # USD, gains at pnl_offset, groups netted per underlying (cross_settlement) scenario by scenario.
-    agg_usd = agg * settle_price[..., None]
-    offset = rm.params["pnl_offset"][layout.group_under][None, :, None, None]
-    agg_usd = np.where(agg_usd > 0, agg_usd * offset, agg_usd)
-    total = np.einsum("rgbs,gc->rcbs", agg_usd, layout.combine)  # (rows, C, B, S)
-    worst_idx = np.argmin(total, axis=3)  # (rows, C, B)
-    worst = np.maximum(0.0, -np.take_along_axis(total, worst_idx[..., None], axis=3)[..., 0])
+    # USD, gains at pnl_offset, then pairs of one (account, combination) added scenario by scenario.
+    agg *= settle_price[:, :, None]
+    offset = rm.params["pnl_offset"][g_under][:, None, None]
+    np.multiply(agg, offset, out=agg, where=agg > 0)
+    combo_of_group = np.argmax(layout.combine, axis=1)
+    combo_keys, combo_of_pair = np.unique(pair_row * layout.combine.shape[1] + combo_of_group[pair_group],
+                                          return_inverse=True)
+    combo_row = combo_keys // layout.combine.shape[1]
+    combo_under = layout.combined_under[combo_keys % layout.combine.shape[1]]
+    if combo_keys.shape[0] == n_pairs:  # no account holds two groups that net: nothing to add
+        identity = np.array_equal(combo_of_pair, np.arange(n_pairs))
+        total = agg if identity else agg[np.argsort(combo_of_pair)]
+    else:
+        total = _aggregate(combo_of_pair, combo_keys.shape[0], agg)  # (combos, B, S)
+    worst_idx = np.argmin(total, axis=2)  # (combos, B)
+    worst = np.maximum(0.0, -np.take_along_axis(total, worst_idx[..., None], axis=2)[..., 0])
 
-    # Roll shock: |net coin delta| per (row, group, expiry), times the expiry's rate.
-    key = (local_row * n_groups + group[cols]) * layout.n_expiries + layout.expiry_key[cols]
+    # Roll shock: |net coin delta| per (account, group, expiry) bucket, times the bucket's rate.
+    key = (local_row * n_groups + group) * layout.n_expiries + layout.expiry_key[cols]
     uniq, inv = np.unique(key, return_inverse=True)
-    bucket = sp.csr_matrix((np.ones(cols.shape[0]), (inv, np.arange(cols.shape[0]))),
-                           shape=(uniq.shape[0], cols.shape[0]))
-    net = np.abs(np.asarray(bucket @ net_delta_source.T))  # (n_keys, B)
+    net = np.abs(_aggregate(inv, uniq.shape[0], net_delta_source.T))  # (n_keys, B)
     rate = np.zeros(uniq.shape[0])
     rate[inv] = layout.roll_rate[cols]
-    to_group = sp.csr_matrix((rate, (uniq // layout.n_expiries, np.arange(uniq.shape[0]))),
-                             shape=(n_rows * n_groups, uniq.shape[0]))
-    roll_coin = np.asarray(to_group @ net).reshape(n_rows, n_groups, -1)
+    bucket_pair = np.searchsorted(pair_keys, uniq // layout.n_expiries)
+    roll_usd = _aggregate(bucket_pair, n_pairs, net * rate[:, None]) * under_price  # (pairs, B)
 
-    roll_usd = roll_coin * under_price  # (rows, G, B)
-    mm_roll = rm.params["mm_factor"][layout.group_under][None, :, None]
-    mm_worst = rm.params["mm_factor"][layout.combined_under][None, :, None]
-    im = (worst.sum(axis=1) + roll_usd.sum(axis=1)).T  # (B, rows)
-    mm = ((worst * mm_worst).sum(axis=1) + (roll_usd * mm_roll).sum(axis=1)).T
+    mm_worst = rm.params["mm_factor"][combo_under][:, None]
+    mm_roll = rm.params["mm_factor"][g_under][:, None]
+    im = (_aggregate(combo_row, n_rows, worst) + _aggregate(pair_row, n_rows, roll_usd)).T  # (B, rows)
+    mm = (_aggregate(combo_row, n_rows, worst * mm_worst) + _aggregate(pair_row, n_rows, roll_usd * mm_roll)).T
 
     driver = None
     if want_drivers:
         # Each position's loss in its combination's worst scenario (before offset and dampener), USD.
-        g_of = group[cols]
-        c_of = np.argmax(layout.combine[g_of], axis=1)
-        scen = worst_idx[local_row, c_of, 0]
-        if shared_pnl is not None:
-            unit = shared_pnl[0, scen, cols]
-            pos_pnl = unit * q
+        combo = combo_of_pair[pair_of]
+        scen = worst_idx[combo, 0]
+        if shared_pnl is not None:  # (n_instr, B·S) layout: base 0 occupies the first S columns
+            pos_pnl = shared_pnl[cols, scen] * q
         else:
             pos_pnl = pnl_nnz[scen, np.arange(cols.shape[0])]
-        pos_pnl = pos_pnl * weight[g_of, scen]
-        driver = np.maximum(0.0, -pos_pnl) * settle_price[local_row, g_of, 0]
-        driver = np.where(worst[local_row, c_of, 0] > 0, driver, 0.0)
+        pos_pnl = pos_pnl * weight[pair_of, scen]
+        driver = np.maximum(0.0, -pos_pnl) * settle_price[pair_of, 0]
+        driver = np.where(worst[combo, 0] > 0, driver, 0.0)
     return im, mm, driver
