@@ -9,7 +9,7 @@ import numpy as np
 from ccm._typing import FloatArray
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class VolSurface:
     """Implied vols (decimals) on a grid of expiries (years) × moneyness K/F.
 
@@ -26,6 +26,13 @@ class VolSurface:
     expiries_years: FloatArray
     moneyness: FloatArray
     vols: FloatArray
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, VolSurface):
+            return NotImplemented
+        return all(np.array_equal(getattr(self, f), getattr(other, f)) for f in ("expiries_years", "moneyness", "vols"))
+
+    __hash__ = None  # type: ignore[assignment]  # holds arrays
 
     @classmethod
     def flat(cls, vol: float) -> VolSurface:
