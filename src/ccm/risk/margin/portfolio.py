@@ -236,9 +236,9 @@ def _evaluate(ctx, *, base_moves, row_moves, driver_out):
     shared = row_moves is None
     n_base = 1 if base_moves is None else base_moves.shape[0]
     bases = np.zeros(1) if base_moves is None else base_moves
-    shared_pnl = shared_delta = None
+    shared_rhs = shared_delta = None
     if shared:
-        shared_pnl, shared_delta = _instrument_scenarios(ctx, rm, bases)
+        shared_rhs, shared_delta = _instrument_scenarios(ctx, rm, bases)
 
     im = np.zeros((n_base, n))
     mm = np.zeros((n_base, n))
@@ -253,7 +253,7 @@ def _evaluate(ctx, *, base_moves, row_moves, driver_out):
         rows = np.arange(start, stop)
         nz = nonzeros_of_rows(indptr, rows)
         c_im, c_mm, c_driver = _chunk(ctx, rm, layout, rows, nz, bases=bases, row_moves=row_moves,
-                                      shared_pnl=shared_pnl, shared_delta=shared_delta,
+                                      shared_rhs=shared_rhs, shared_delta=shared_delta,
                                       want_drivers=driver_out is not None)
         im[:, rows], mm[:, rows] = c_im, c_mm
         if driver_out is not None:
@@ -263,7 +263,8 @@ def _evaluate(ctx, *, base_moves, row_moves, driver_out):
 
 
 def _instrument_scenarios(ctx: RiskContext, rm: RiskMatrix, bases: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Risk-matrix P&L (B, S, n_instr) and coin delta (B, n_instr) of every instrument at each base move.
+    """Risk-matrix P&L of every instrument at each base move, laid out (n_instr, B·S) (column b·S + s),
+    and the coin delta (B, n_instr).
 
     Cached on the context: the distance search evaluates many chunks of accounts at the same moves.
     """
@@ -290,7 +291,7 @@ def _aggregate(rows_of: IntArray, n_out: int, values: FloatArray) -> FloatArray:
     return np.asarray(summing @ flat).reshape((n_out,) + values.shape[1:])
 
 
-def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_pnl, shared_delta, want_drivers):
+def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_rhs, shared_delta, want_drivers):
     """IM, MM (B, n_rows) and drivers (nnz,) of a chunk of accounts.
 
     Work is done per (account, group) pair that actually holds positions — an account touches one or two
@@ -309,10 +310,10 @@ def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_pnl, shared_de
     n_pairs = pair_keys.shape[0]
     g_under, g_settle = layout.group_under[pair_group], layout.group_settle[pair_group]
 
-    if shared_pnl is not None:
+    if shared_rhs is not None:
         # (pairs × instruments) holdings times the instruments' scenario P&L: one sparse product.
-        holdings = sp.csr_matrix((q, (pair_of, cols)), shape=(n_pairs, shared_pnl.shape[0]))
-        agg = np.asarray(holdings @ shared_pnl).reshape(n_pairs, n_base, n_scen)
+        holdings = sp.csr_matrix((q, (pair_of, cols)), shape=(n_pairs, shared_rhs.shape[0]))
+        agg = np.asarray(holdings @ shared_rhs).reshape(n_pairs, n_base, n_scen)
         net_delta_source = shared_delta[:, cols] * q  # (B, nnz)
         move = np.broadcast_to(bases[None, :], (n_pairs, n_base))
     else:
@@ -379,8 +380,8 @@ def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_pnl, shared_de
         # Each position's loss in its combination's worst scenario (before offset and dampener), USD.
         combo = combo_of_pair[pair_of]
         scen = worst_idx[combo, 0]
-        if shared_pnl is not None:  # (n_instr, B·S) layout: base 0 occupies the first S columns
-            pos_pnl = shared_pnl[cols, scen] * q
+        if shared_rhs is not None:  # (n_instr, B·S) layout: base 0 occupies the first S columns
+            pos_pnl = shared_rhs[cols, scen] * q
         else:
             pos_pnl = pnl_nnz[scen, np.arange(cols.shape[0])]
         pos_pnl = pos_pnl * weight[pair_of, scen]
