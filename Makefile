@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/ccm demo --accounts 2000 --seed 7
+	$(BIN)/ccm demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

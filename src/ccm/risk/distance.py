@@ -7,8 +7,8 @@ Search, vectorised over accounts:
    that can breach at all, at every move of a shared grid in both directions in one batched pass
    (instruments valued once per grid move; accounts in chunks to bound memory);
 2. the first grid move with f < 0 brackets the root (f ≥ 0 at the previous grid move or at 0);
-3. per-account Illinois regula falsi inside the bracket, each account at its own move, until the
-   bracket is narrower than ``tolerance``; the estimate is the linear crossing inside the final bracket.
+3. per-account Illinois regula falsi inside the bracket, each account at its own move, until two
+   successive estimates (or the bracket ends) are closer than ``tolerance``.
 
 Returns NaN where coverage stays ≥ 1 up to ``max_move`` and 0 where coverage is already below 1.
 """
@@ -65,11 +65,18 @@ def _excess_on_grid(ctx: RiskContext, rows: IntArray, moves: FloatArray) -> Floa
 
 
 def _refine(ctx: RiskContext, rows: IntArray, direction: int, a, b, fa, fb, on_step) -> FloatArray:
-    """Illinois regula falsi for accounts ``rows`` with f(a) ≥ 0 > f(b); returns the root magnitudes."""
+    """Illinois regula falsi for accounts ``rows`` with f(a) ≥ 0 > f(b); returns the root magnitudes.
+
+    An account is done when its bracket is narrower than ``tolerance`` or two successive estimates differ
+    by less than it (the method converges superlinearly, so the error is then of that order); accounts
+    still open after ``refine_iterations`` get the linear crossing inside their last bracket.
+    """
     settings = ctx.config.distance
+    root = np.full(rows.shape[0], np.nan)
+    previous = np.full(rows.shape[0], np.nan)
     side = np.zeros(rows.shape[0], dtype=np.int8)  # which end was replaced last (Illinois)
+    open_ = np.flatnonzero((b - a) > settings.tolerance)
     for _ in range(settings.refine_iterations):
-        open_ = np.flatnonzero((b - a) > settings.tolerance)
         if open_.size == 0:
             break
         a_o, b_o, fa_o, fb_o = a[open_], b[open_], fa[open_], fb[open_]
@@ -85,11 +92,17 @@ def _refine(ctx: RiskContext, rows: IntArray, direction: int, a, b, fa, fb, on_s
         fb[open_] = np.where(left & (last == 1), fb[open_] * 0.5, fb[open_])
         fa[open_] = np.where(~left & (last == -1), fa[open_] * 0.5, fa[open_])
         side[open_] = np.where(left, 1, -1)
+        done = (np.abs(c - previous[open_]) < settings.tolerance) | (fc == 0) | (
+            (b[open_] - a[open_]) <= settings.tolerance)
+        root[open_[done]] = c[done]
+        previous[open_] = c
+        open_ = open_[~done]
         if on_step:
             on_step()
     with np.errstate(divide="ignore", invalid="ignore"):
-        root = np.where(fa != fb, a + fa * (b - a) / (fa - fb), 0.5 * (a + b))
-    return np.clip(root, a, b)
+        crossing = np.where(fa != fb, a + fa * (b - a) / (fa - fb), 0.5 * (a + b))
+    root = np.where(np.isnan(root), np.clip(crossing, a, b), root)
+    return root
 
 
 def distances_to_liquidation(
