@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from ccm._typing import BoolArray, FloatArray, IntArray
 from ccm.book.book import Book, nonzeros_of_rows, row_of_nonzeros, row_sums
@@ -17,7 +18,7 @@ from ccm.enums import MARGIN_MODELS, MarginModelName
 from ccm.market.resolve import MarketState
 from ccm.pricing.contracts import unit_value
 from ccm.risk.config import RiskConfig
-from ccm.risk.haircut import HaircutTable, collateral_values, compile_haircuts
+from ccm.risk.haircut import HaircutTable, collateral_values, collateral_values_scenarios, compile_haircuts
 
 LENDING_CODE = MARGIN_MODELS.index(MarginModelName.LENDING)
 
@@ -200,3 +201,40 @@ def account_equity(ctx: RiskContext, moves: FloatArray | None = None) -> EquityP
         collateral_value=cut,
         position_value=row_sums(per_position, ctx.book.positions.indptr),
     )
+
+
+def scenario_adjusted_equity(
+    ctx: RiskContext,
+    price_multiplier: FloatArray,
+    *,
+    vol_multiplier: FloatArray | None = None,
+    haircut_multiplier: FloatArray | None = None,
+    liquidity_multiplier: FloatArray | None = None,
+) -> FloatArray:
+    """Adjusted equity of every account in each scenario, shape (S, n_accounts), USD.
+
+    Parameters
+    ----------
+    price_multiplier : (S, n_assets), each asset's USD price multiplier (1 + return).
+    vol_multiplier : optional (S, n_assets), implied vols of options on each underlying are multiplied by it.
+    haircut_multiplier, liquidity_multiplier : optional (S, n_assets), see ``risk.haircut.haircut_values``.
+
+    Instruments are valued once per scenario (S × n_instruments, forwards scale with their underlying);
+    positions and entry balances are summed with one sparse product each; collateral haircuts are
+    re-evaluated per scenario (so collateral that falls with the exposure is caught).
+    """
+    book, mkt, ins = ctx.book, ctx.market, ctx.book.instruments
+    every = np.arange(book.n_instruments)
+    forward = mkt.forward[None, :] * price_multiplier[:, ins.underlying]
+    vol = mkt.vol[None, :] if vol_multiplier is None else mkt.vol[None, :] * vol_multiplier[:, ins.underlying]
+    values = unit_value(forward, vol=np.broadcast_to(vol, forward.shape), **instrument_terms(ctx, every))
+    settle = mkt.settle_price[None, :] * price_multiplier[:, ins.settlement_asset]  # (S, n_instr)
+    positions = book.positions
+    entry = sp.csr_matrix((ctx.entry_total, positions.indices, positions.indptr), shape=positions.shape)
+    position_value = np.asarray(positions @ (values * settle).T + entry @ settle.T).T  # (S, n_accounts)
+    collateral = collateral_values_scenarios(
+        book.balances, mkt.asset_prices[None, :] * price_multiplier, ctx.haircuts,
+        haircut_multiplier=haircut_multiplier, liquidity_multiplier=liquidity_multiplier,
+        haircut_rows=ctx.model_code != LENDING_CODE,
+    )
+    return collateral + position_value

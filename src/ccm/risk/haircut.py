@@ -84,7 +84,15 @@ def tiered_value(value: FloatArray, asset: IntArray, table: HaircutTable) -> Flo
     return np.sum(table.tier_rate[asset] * overlap, axis=-1)
 
 
-def haircut_values(quantity: FloatArray, price: FloatArray, asset: IntArray, table: HaircutTable) -> FloatArray:
+def haircut_values(
+    quantity: FloatArray,
+    price: FloatArray,
+    asset: IntArray,
+    table: HaircutTable,
+    *,
+    haircut_multiplier: FloatArray | None = None,
+    liquidity_multiplier: FloatArray | None = None,
+) -> FloatArray:
     """USD value after haircut of each balance; arrays broadcast (e.g. (S, nnz) prices).
 
     Parameters
@@ -92,11 +100,17 @@ def haircut_values(quantity: FloatArray, price: FloatArray, asset: IntArray, tab
     quantity : balances in asset units (negative = borrowed, counted at full value).
     price : USD prices of the balances' assets.
     asset : asset index of each balance (into the table's arrays).
+    haircut_multiplier : optional factor on the base haircut (stress: haircuts × k), broadcasting.
+    liquidity_multiplier : optional factor on average daily volume (stress: ADV ÷ k is 1/k), broadcasting.
     """
     value = quantity * price
     positive = value > 0
     v = np.where(positive, value, 0.0)
-    h = np.minimum(1.0, table.base[asset] + table.liquidity_scale[asset] * np.sqrt(v))
+    base = table.base[asset] if haircut_multiplier is None else table.base[asset] * haircut_multiplier
+    liquidity = table.liquidity_scale[asset]
+    if liquidity_multiplier is not None:
+        liquidity = liquidity / np.sqrt(liquidity_multiplier)
+    h = np.minimum(1.0, base + liquidity * np.sqrt(v))
     after = v * (1.0 - h)
     tiers = np.broadcast_to(table.has_tiers[asset], v.shape)
     if np.any(tiers):
@@ -143,14 +157,28 @@ def collateral_values(
 
 
 def collateral_values_scenarios(
-    balances: sp.csr_matrix, scenario_prices: FloatArray, table: HaircutTable
+    balances: sp.csr_matrix,
+    scenario_prices: FloatArray,
+    table: HaircutTable,
+    *,
+    haircut_multiplier: FloatArray | None = None,
+    liquidity_multiplier: FloatArray | None = None,
+    haircut_rows: np.ndarray | None = None,
 ) -> FloatArray:
     """Haircut collateral value per account in each scenario, shape (n_scenarios, n_accounts).
 
-    ``scenario_prices`` has shape (n_scenarios, n_assets); haircuts are re-evaluated per scenario.
+    ``scenario_prices`` and the optional multipliers have shape (n_scenarios, n_assets); haircuts are
+    re-evaluated per scenario. Rows where ``haircut_rows`` is False are valued without haircut.
     """
     cols = balances.indices
-    cut = haircut_values(balances.data[None, :], scenario_prices[:, cols], cols[None, :], table)
+    cut = haircut_values(
+        balances.data[None, :], scenario_prices[:, cols], cols[None, :], table,
+        haircut_multiplier=None if haircut_multiplier is None else haircut_multiplier[:, cols],
+        liquidity_multiplier=None if liquidity_multiplier is None else liquidity_multiplier[:, cols],
+    )
+    if haircut_rows is not None:
+        rows = np.repeat(np.arange(balances.shape[0]), np.diff(balances.indptr))
+        cut = np.where(haircut_rows[rows][None, :], cut, balances.data[None, :] * scenario_prices[:, cols])
     nnz = cols.shape[0]
     aggregate = sp.csr_matrix((np.ones(nnz), np.arange(nnz), balances.indptr), shape=(balances.shape[0], nnz))
     return np.asarray(aggregate @ cut.T).T
