@@ -119,7 +119,8 @@ def stress_html(doc: dict) -> str:
     cascade = doc.get("cascade")
     if cascade:
         parts.append("<h2>Liquidation cascade</h2>" + _table(
-            ["rounds", "accounts liquidated", "liquidated notional", "impact cost", "bad debt", "bad debt without cascade"],
+            ["rounds", "accounts liquidated", "liquidated notional", "impact cost", "bad debt",
+             "bad debt without cascade"],
             [[cascade.get("rounds"), f"{cascade.get('accounts_liquidated', 0):,}",
               _usd(cascade.get("liquidated_notional")), _usd(cascade.get("impact_cost")),
               _usd(cascade.get("bad_debt")), _usd(cascade.get("bad_debt_no_cascade"))]]))
