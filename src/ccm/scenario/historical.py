@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ccm.scenario.base import ScenarioSet
+from ccm.scenario.hypothetical import DEFAULT_STABLECOINS
 
 #: Every asset that appears in at least one event, in column order.
 HISTORICAL_ASSETS: tuple[str, ...] = (
@@ -315,7 +316,7 @@ HISTORICAL_EVENTS: tuple[HistoricalEvent, ...] = (
 def historical_events(
     assets: Sequence[str] | None = None,
     *,
-    stable: Collection[str] = HISTORICAL_STABLECOINS,
+    stable: Collection[str] = DEFAULT_STABLECOINS,
     events: Sequence[str] | None = None,
     proxy: str | None = "BTC",
 ) -> ScenarioSet:
