@@ -8,10 +8,10 @@ account), puts every account on the portfolio model (``ccm.risk.metrics.with_mod
 config (``ccm.io.config.load_config(None)``), builds S Monte Carlo scenarios and times
 ``ccm.stress.run_stress`` (today's requirement, then the scenarios streamed in chunks) with the peak RSS.
 
-Scenarios: ``ccm.scenario.montecarlo`` on a price history from the shared data when that module and
-``ccm.io.prices`` exist; otherwise multivariate normal log-returns over a 2-day horizon with a fixed
-covariance written below (daily vols, one correlation for the non-stable assets), vols shifted against
-the price move. The output says which.
+Scenarios: ``ccm.scenario.montecarlo`` (normal, 2-day horizon, EWMA covariance, vols shifted against the
+price move) on the daily closes of the book's assets in ``$CCM_DATA_DIR/budydeveloper_crypto-dataset``
+(default ``../shared/data``) when that module, ``ccm.io.prices`` and the files exist; otherwise multivariate
+normal 2-day log-returns with a fixed covariance written below. The output says which.
 
 Output: a table of stages, then exactly one line:
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import os
 import resource
 import sys
 import time
@@ -42,6 +43,7 @@ from ccm.risk.context import RiskContext  # noqa: E402
 from ccm.risk.metrics import with_model  # noqa: E402
 from ccm.scenario.base import ScenarioSet  # noqa: E402
 from ccm.stress import run_stress  # noqa: E402
+from ccm.stress.run import effective_chunk  # noqa: E402
 from ccm.synthetic import generate_venue  # noqa: E402
 
 #: Daily log-return vols of the fallback Monte Carlo (rough 2021–2024 crypto levels; stablecoins ~5 bp).
@@ -92,16 +94,32 @@ def fallback_scenarios(assets: tuple[str, ...], stable: np.ndarray, n: int, rng:
 
 
 def montecarlo_scenarios(assets, stable, n, rng) -> tuple[ScenarioSet, str]:
-    """The project's Monte Carlo when available, else :func:`fallback_scenarios`; with a description."""
+    """The project's Monte Carlo on the shared daily price history when available, else
+    :func:`fallback_scenarios`; with a description of what was used."""
+    why = ""
     try:
-        from ccm.io import prices  # noqa: F401
-        from ccm.scenario import montecarlo  # noqa: F401
+        from ccm.io.prices import read_asset_files
+        from ccm.scenario.montecarlo import monte_carlo_from_prices
     except ImportError as exc:
-        note = (f"fallback: normal {HORIZON_DAYS:g}-day log-returns, fixed covariance (daily vols "
-                f"{DAILY_VOL}, correlation {CORRELATION}); ccm.scenario.montecarlo/ccm.io.prices absent ({exc})")
-        return fallback_scenarios(assets, stable, n, rng), note
-    return fallback_scenarios(assets, stable, n, rng), (
-        "fallback: ccm.scenario.montecarlo exists but is not wired into this benchmark yet")
+        why = f"ccm.scenario.montecarlo / ccm.io.prices absent ({exc})"
+    if not why:
+        data = Path(os.environ.get("CCM_DATA_DIR", ROOT.parent / "shared" / "data")) / "budydeveloper_crypto-dataset"
+        files = {a: data / f"{a}-USD_1d.csv" for a in assets}
+        missing = [str(f) for f in files.values() if not f.exists()]
+        if missing:
+            why = f"price history missing: {', '.join(missing)}"
+        else:
+            history = read_asset_files(files)
+            scenarios = monte_carlo_from_prices(
+                history.prices, history.assets, paths=n, rng=rng, horizon_days=HORIZON_DAYS, covariance="ewma",
+                vol_beta=VOL_BETA)
+            first, last = (str(history.timestamps[k])[:10] for k in (0, -1))
+            return scenarios, (f"ccm.scenario.montecarlo: normal {HORIZON_DAYS:g}-day log-returns, EWMA covariance "
+                               f"of daily {'/'.join(history.assets)} closes {first}..{last} ({data.name}), "
+                               f"vol_beta {VOL_BETA:g}")
+    note = (f"fallback: normal {HORIZON_DAYS:g}-day log-returns, fixed covariance (daily vols {DAILY_VOL}, "
+            f"correlation {CORRELATION}); {why}")
+    return fallback_scenarios(assets, stable, n, rng), note
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,9 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     for stage, sec in stages.items():
         print(f"{stage:<40}{sec:>10.3f}")
     print(f"{'run_stress total':<40}{seconds:>10.3f}")
+    chunk = effective_chunk(ctx, args.chunk)
     if len(chunk_times) > 1:
-        print(f"per chunk of {args.chunk}: {rest / (len(chunk_times) - 1):.3f} s "
-              f"({1e9 * rest / max(1, (s - args.chunk) * n):.2f} ns per account-scenario)")
+        print(f"per chunk of {chunk} scenarios (--chunk {args.chunk}, capped by CHUNK_CELLS): "
+              f"{rest / (len(chunk_times) - 1):.4f} s "
+              f"({1e9 * rest / max(1, (s - chunk) * n):.2f} ns per account-scenario)")
     print(f"peak RSS during run_stress {peak:,.0f} MB; process lifetime {process_peak:,.0f} MB")
     print()
     worst = result.worst_scenarios(3)

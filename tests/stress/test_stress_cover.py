@@ -56,3 +56,22 @@ def test_var_es_edge_cases():
 def test_fund_coverage():
     assert fund_coverage(50.0, 200.0) == 0.25
     assert fund_coverage(50.0, 0.0) is None
+
+
+def test_largest_losses_both_paths_agree_with_a_full_sort():
+    rng = np.random.default_rng(5)
+    u = np.maximum(0.0, rng.normal(-1.0, 1.0, (40, 300)))
+    u[3, [7, 9, 200]] = 5.0  # ties: account order
+    u[4] = 0.0
+    for k in (1, 5, 16, 17, 40):
+        rows, amounts = largest_losses(u, k)
+        before = u.copy()
+        rows_w, amounts_w = largest_losses(before, k, overwrite_input=True)
+        np.testing.assert_array_equal(rows_w, rows)
+        np.testing.assert_array_equal(amounts_w, amounts)
+        for s in range(u.shape[0]):
+            order = sorted(range(u.shape[1]), key=lambda i: (-u[s, i], i))[:k]
+            expected = [i if u[s, i] > 0 else -1 for i in order]
+            assert rows[s].tolist() == expected
+            np.testing.assert_array_equal(amounts[s], np.where(np.array(expected) >= 0, u[s, order], 0.0))
+    assert rows[3, :3].tolist() == [7, 9, 200] and (rows[4] == -1).all()

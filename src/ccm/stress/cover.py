@@ -39,26 +39,45 @@ def cover_n(uncovered: FloatArray, n: int) -> FloatArray:
     return largest.sum(axis=1)
 
 
-def largest_losses(uncovered: FloatArray, k: int) -> tuple[IntArray, FloatArray]:
+#: Up to this many accounts per scenario, :func:`largest_losses` uses k passes of argmax; beyond, a sort.
+ARGMAX_PASSES_MAX_K = 16
+
+
+def largest_losses(uncovered: FloatArray, k: int, *, overwrite_input: bool = False) -> tuple[IntArray, FloatArray]:
     """The ``k`` accounts with the largest positive uncovered loss in each scenario.
 
     Parameters
     ----------
     uncovered : ndarray of shape (S, n_accounts), uncovered losses (≥ 0).
     k : how many per scenario.
+    overwrite_input : allow the function to overwrite ``uncovered`` (saves one copy of it).
 
     Returns
     -------
     (rows, amounts) : ndarrays of shape (S, k): account column index (int64, −1 where fewer than k accounts
         have a positive loss) and loss (0 there), largest first; equal losses in account order.
 
-    Only the positive entries are sorted (most accounts lose nothing in most scenarios).
+    Small k: k passes of a row-wise argmax (the first maximum, so ties go in account order), each found
+    entry then knocked out; O(k × S × n) without sorting. Large k: only the positive entries are sorted.
     """
     uncovered = np.asarray(uncovered, dtype=float)
-    s = uncovered.shape[0]
+    s, n = uncovered.shape
     rows = np.full((s, k), -1, dtype=np.int64)
     amounts = np.zeros((s, k))
-    if k == 0:
+    if k == 0 or n == 0:
+        return rows, amounts
+    if k <= ARGMAX_PASSES_MAX_K:
+        work = uncovered if overwrite_input else uncovered.copy()
+        scen = np.arange(s)
+        for j in range(min(k, n)):
+            col = work.argmax(axis=1)
+            value = work[scen, col]
+            found = value > 0
+            rows[found, j] = col[found]
+            amounts[found, j] = value[found]
+            if not found.any():
+                break
+            work[scen, col] = -1.0  # knocked out (losses are ≥ 0)
         return rows, amounts
     scen, acc = np.nonzero(uncovered > 0)
     if scen.size == 0:

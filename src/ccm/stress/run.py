@@ -13,8 +13,9 @@ Per scenario s and account i the engine computes the stressed adjusted equity AE
 - system: Cover-1 / Cover-2 = the largest per-scenario Cover-1 / Cover-2, fund coverage = fund ÷ Cover-2,
   VaR and ES of the system uncovered loss across scenarios (``stress.cover.var_es``).
 
-Memory: only one chunk of (chunk_size, n_accounts) stressed equities lives at a time; everything kept
-across chunks is (S,) or (S, k) per scenario and (n_accounts,) per account.
+Memory: only one chunk of (chunk, n_accounts) stressed equities lives at a time; everything kept
+across chunks is (S,) or (S, k) per scenario and (n_accounts,) per account. Results are identical for
+any chunk size (per-scenario figures do not mix scenarios; per-account ties go to the first scenario).
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ from ccm.risk.coverage import REQUIREMENT_FLOOR_USD
 from ccm.risk.margin import margin_requirement
 from ccm.scenario.base import ScenarioSet
 from ccm.stress.cover import cover_n, fund_coverage, largest_losses, var_es
+
+#: Cap on scenarios × max(accounts, stored balances) per chunk. Keeps each (chunk, n) temporary of the
+#: valuation below ~16 MB: larger ones are mapped fresh by the allocator and page-faulted on every chunk
+#: (measured ~2× slower per account-scenario at 250 than at ≤ 20 scenarios × 132k balances) and
+#: dominate peak memory (≈ 10 GB at 500 scenarios × 100k accounts).
+CHUNK_CELLS = 2_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,19 +123,30 @@ class _Accumulator:
 
     def add(self, start: int, ae: FloatArray) -> None:
         stop = start + ae.shape[0]
-        # The core returns a transposed (F-ordered) product; reduce along accounts on a C-ordered copy.
-        ae = np.ascontiguousarray(ae)
-        negative = np.minimum(ae, 0.0)
-        self.system[start:stop] = -negative.sum(axis=1)
+        loss = np.empty(ae.shape)  # C order whatever the layout of ae: row-wise reductions run contiguous
+        np.minimum(ae, 0.0, out=loss)
+        np.negative(loss, out=loss)
+        self.system[start:stop] = loss.sum(axis=1)
         self.breached[start:stop] = np.count_nonzero(ae < self.maintenance[None, :], axis=1)
-        rows, loss = largest_losses(-negative, self.top_rows.shape[1])
+        rows, amounts = largest_losses(loss, self.top_rows.shape[1], overwrite_input=True)
         self.top_rows[start:stop] = rows
-        self.top_loss[start:stop] = loss
+        self.top_loss[start:stop] = amounts
         chunk_worst = ae.argmin(axis=0)
         chunk_ae = ae[chunk_worst, np.arange(ae.shape[1])]
         better = chunk_ae < self.worst_ae  # strict: the earliest scenario wins ties across chunks
         self.worst_ae[better] = chunk_ae[better]
         self.worst_scenario[better] = start + chunk_worst[better]
+
+
+def effective_chunk(ctx: RiskContext, chunk_size: int) -> int:
+    """Scenarios per chunk: ``chunk_size``, capped at CHUNK_CELLS ÷ max(n_accounts, stored balances)."""
+    width = max(ctx.n_accounts, ctx.book.balances.nnz, 1)
+    return max(1, min(chunk_size, CHUNK_CELLS // width))
+
+
+def _neutral_as_none(**multipliers: FloatArray) -> dict[str, FloatArray | None]:
+    """The multipliers, with None for those equal to 1 everywhere (the core then skips them)."""
+    return {k: None if np.all(v == 1.0) else v for k, v in multipliers.items()}
 
 
 def run_stress(
@@ -149,7 +167,8 @@ def run_stress(
     scenarios : any assets; realigned to the book's with ``ScenarioSet.for_assets`` (a missing stablecoin
         does not move, a missing other asset follows BTC).
     fund_usd : the insurance / default fund (≥ 0) for ``fund_coverage``.
-    chunk_size : scenarios evaluated at once; peak memory grows with chunk_size × n_accounts.
+    chunk_size : at most this many scenarios evaluated at once (also capped by :data:`CHUNK_CELLS`, see
+        :func:`effective_chunk`); peak memory grows with the chunk × n_accounts. Results do not depend on it.
     top_accounts : accounts kept per scenario (the largest uncovered losses).
     confidence : of VaR / ES of the system uncovered loss, in (0, 1).
     on_chunk : optional callback ``on_chunk(done, total)`` after each chunk (progress).
@@ -164,15 +183,15 @@ def run_stress(
     n_s, n = len(aligned), ctx.n_accounts
     maintenance = np.asarray(margin_requirement(ctx).maintenance, dtype=float)
     acc = _Accumulator(n_s, n, max(top_accounts, 2), maintenance)
-    for start in range(0, n_s, chunk_size):
-        stop = min(n_s, start + chunk_size)
+    step = effective_chunk(ctx, chunk_size)
+    for start in range(0, n_s, step):
+        stop = min(n_s, start + step)
         part = slice(start, stop)
-        ae = scenario_adjusted_equity(
-            ctx, 1.0 + aligned.price_returns[part],
+        ae = scenario_adjusted_equity(ctx, 1.0 + aligned.price_returns[part], **_neutral_as_none(
             vol_multiplier=1.0 + aligned.vol_shifts[part],
             haircut_multiplier=aligned.haircut_multipliers[part],
             liquidity_multiplier=aligned.liquidity_multipliers[part],
-        )
+        ))
         acc.add(start, ae)
         del ae
         if on_chunk is not None:
@@ -219,4 +238,4 @@ def run_stress(
     )
 
 
-__all__ = ["StressResult", "run_stress"]
+__all__ = ["CHUNK_CELLS", "StressResult", "effective_chunk", "run_stress"]
