@@ -152,3 +152,24 @@ def test_bad_arguments(linear_ctx):
         run_stress(linear_ctx, btc_scenarios([0.0]), chunk_size=0)
     with pytest.raises(ValueError):
         run_stress(linear_ctx, btc_scenarios([0.0]), fund_usd=-1.0)
+
+
+@pytest.mark.parametrize("book", ["long_ctx", "mixed_ctx"])
+def test_compiled_and_numpy_reductions_agree(book, request, monkeypatch):
+    import ccm.stress.run as run_module
+
+    if not run_module.COMPILED:
+        pytest.skip("numba not installed")
+    ctx = request.getfixturevalue(book)
+    scenarios = random_scenarios(ctx, 45, seed=5)
+    monkeypatch.setattr(run_module, "_USE_COMPILED", False)
+    plain = [run_stress(ctx, scenarios, chunk_size=c, top_accounts=4) for c in (1, 7, 45)]
+    monkeypatch.setattr(run_module, "_USE_COMPILED", True)
+    compiled = run_stress(ctx, scenarios, chunk_size=7, top_accounts=4)
+    assert compiled.system_uncovered_loss.max() > 0
+    for other in plain:
+        for name in ("accounts_breached", "top_account_rows", "worst_scenario", "worst_adjusted_equity",
+                     "scenario_order"):
+            np.testing.assert_array_equal(getattr(other, name), getattr(compiled, name), err_msg=name)
+        for name in ("system_uncovered_loss", "top_uncovered_loss", "cover_2_by_scenario", "worst_coverage"):
+            np.testing.assert_allclose(getattr(other, name), getattr(compiled, name), rtol=1e-12, err_msg=name)
