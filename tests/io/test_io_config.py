@@ -58,6 +58,7 @@ def test_default_has_the_documented_values() -> None:
         (150e6, 0.95),
         (180e6, 0.90),
         (200e6, 0.85),
+        (float("inf"), 0.80),
     ]
     assert (c.asset("BTC").haircut, c.asset("ETH").haircut, c.asset("SOL").haircut) == (0.02, 0.05, 0.10)
     assert (c.asset("BTC").volatility, c.asset("ETH").adv_usd) == (0.55, 1e10)

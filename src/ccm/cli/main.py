@@ -191,5 +191,12 @@ def version() -> None:
 
 
 
-if __name__ == "__main__":  # pragma: no cover
-    app()
+
+
+def _register() -> None:
+    from ccm.cli.stress import stress
+
+    app.command()(stress)
+
+
+_register()
