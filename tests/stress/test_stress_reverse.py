@@ -143,3 +143,13 @@ def test_a_direction_must_be_one_scenario(linear_ctx):
         reverse_stress(linear_ctx, direction=two)
     with pytest.raises(InputError):
         reverse_stress(linear_ctx, direction="sideways")  # type: ignore[arg-type]
+
+
+def test_uniform_max_scale_limits_the_search(long_ctx):
+    full = reverse_stress(long_ctx, direction="down")
+    limited = reverse_stress(long_ctx, direction="down", max_scale=0.2)
+    assert limited.max_scale == pytest.approx(0.2)
+    inside = full.account_scale <= 0.2
+    np.testing.assert_allclose(limited.account_scale[inside], full.account_scale[inside], atol=1e-5)
+    assert np.isnan(limited.account_scale[~inside & ~np.isnan(full.account_scale)]).all()
+    assert (full.account_scale > 0.2).any()
