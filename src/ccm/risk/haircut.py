@@ -78,8 +78,9 @@ def tiered_value(value: FloatArray, asset: IntArray, table: HaircutTable) -> Flo
     """Σ_k rate_k × overlap of [0, value] with tier k, shape of ``value`` (value ≥ 0)."""
     upper = table.tier_upper[asset]  # (..., n_tiers)
     lower = np.concatenate([np.zeros(upper.shape[:-1] + (1,)), upper[..., :-1]], axis=-1)
-    overlap = np.clip(value[..., None] - lower, 0.0, None)
-    overlap = np.minimum(overlap, upper - lower)
+    with np.errstate(invalid="ignore"):  # ∞ − ∞ in the padding after an open-ended last tier
+        overlap = np.clip(value[..., None] - lower, 0.0, None)
+        overlap = np.minimum(overlap, upper - lower)
     overlap = np.where(np.isfinite(overlap), overlap, 0.0)
     return np.sum(table.tier_rate[asset] * overlap, axis=-1)
 
@@ -114,12 +115,15 @@ def haircut_values(
     after = v * (1.0 - h)
     tiers = np.broadcast_to(table.has_tiers[asset], v.shape)
     if np.any(tiers):
-        # Tier ladders only where the asset has one (the (…, n_tiers) intermediate is the costly part).
-        v_t = v[tiers]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.where(v_t > 0, tiered_value(v_t, np.broadcast_to(asset, v.shape)[tiers], table) / v_t, 1.0)
-        after = after.copy() if after.base is not None else after
-        after[tiers] = after[tiers] * ratio
+        # Below its first bound a ladder is one flat rate; the full ladder (a (…, n_tiers) intermediate) is
+        # evaluated only for the balances above it — rare, and the costly part in stress runs.
+        asset_b = np.broadcast_to(asset, v.shape)
+        ratio = np.where(tiers, table.tier_rate[asset_b, 0], 1.0)
+        deep = tiers & (v > table.tier_upper[asset_b, 0])
+        if np.any(deep):
+            v_d = v[deep]
+            ratio[deep] = tiered_value(v_d, asset_b[deep], table) / v_d
+        after = after * ratio
     return np.where(positive, after, value)
 
 
