@@ -88,6 +88,13 @@ def test_monte_carlo_from_the_shared_price_files():
     assert losses[0] <= doc["var"] <= doc["es"] <= losses[-1]
 
 
+@pytest.mark.skipif(not (DATA / "budydeveloper_crypto-dataset").is_dir(), reason="shared market data not present")
+def test_historical_simulation_has_one_scenario_per_window():
+    doc = stress_json("-s", "histsim", "--horizon-days", "10", "--no-reverse")
+    assert doc["kind"] == "historical-simulation" and len(doc["scenarios"]) > 1000
+    assert doc["scenarios"][0]["date"] < doc["scenarios"][-1]["date"]
+
+
 @pytest.mark.parametrize(
     ("args", "expect"),
     [

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ccm.errors import CcmError, InputError
 
-SOURCES = ("historical", "hypothetical", "montecarlo", "all")
+SOURCES = ("historical", "hypothetical", "montecarlo", "histsim", "all")
 
 
 class StressFormat(StrEnum):
@@ -53,15 +53,19 @@ def build_scenarios(source: str, ctx, *, prices: list[str] | None, paths: int, s
         return standard_hypotheticals(assets, stable)
     if source == "all":
         return ScenarioSet.concat([historical_events(assets, stable=stable), standard_hypotheticals(assets, stable)])
-    if source == "montecarlo":
+    if source in ("montecarlo", "histsim"):
         from ccm.io.prices import read_prices
+        from ccm.scenario import historical_simulation
 
         specs = prices or default_price_specs(assets, ctx.haircuts.stable)
         if not specs:
-            raise InputError("Monte Carlo needs a price history and none was found", record="--prices",
+            raise InputError(f"{source} needs a price history and none was found", record="--prices",
                              hint="pass --prices BTC=btc.csv --prices ETH=eth.csv (or one wide CSV), "
                                   "or set CCM_DATA_DIR to the shared market data")
         history = read_prices(specs, drop_bad=True)
+        if source == "histsim":
+            return historical_simulation(history.timestamps, history.prices, history.assets,
+                                         horizon_days=max(1, round(horizon_days)))
         return monte_carlo_from_prices(history.prices, history.assets, paths=paths,
                                        rng=np.random.default_rng(seed), horizon_days=horizon_days,
                                        distribution=distribution)
@@ -124,13 +128,15 @@ def stress(
     market: Path = typer.Option(..., "--market", "-m", help="Market snapshot JSON."),
     config: Path | None = typer.Option(None, "--config", "-c", help="Risk configuration YAML."),
     scenarios: str = typer.Option("historical", "--scenarios", "-s", help="historical (built-in crypto crashes), "
-                                  "hypothetical (standard shocks), montecarlo, all, or a scenario file "
-                                  "(.json/.yaml/.csv)."),
+                                  "hypothetical (standard shocks), montecarlo, histsim (every overlapping "
+                                  "--horizon-days window of --prices), all (historical + hypothetical), or a "
+                                  "scenario file (.json/.yaml/.csv)."),
     prices: list[str] | None = typer.Option(None, "--prices", help="Price history for Monte Carlo: one wide CSV or "
                                             "ASSET=FILE pairs (repeat). Default: CCM_DATA_DIR's daily files."),
     paths: int = typer.Option(10_000, "--paths", min=1, help="Monte Carlo scenarios."),
     seed: int = typer.Option(7, "--seed", help="Monte Carlo seed."),
-    horizon_days: float = typer.Option(1.0, "--horizon-days", min=0.01, help="Monte Carlo horizon (days)."),
+    horizon_days: float = typer.Option(1.0, "--horizon-days", min=0.01, help="Monte Carlo horizon or historical "
+                                       "simulation window (days)."),
     distribution: Distribution = typer.Option(Distribution.T, "--distribution", help="Monte Carlo returns."),
     fund: float = typer.Option(0.0, "--fund", min=0.0, help="Insurance / default fund in USD (for fund ÷ Cover-2 "
                                "and reverse stress)."),
