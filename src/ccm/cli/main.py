@@ -194,9 +194,11 @@ def version() -> None:
 
 
 def _register() -> None:
+    from ccm.cli.replay import replay
     from ccm.cli.stress import stress
 
     app.command()(stress)
+    app.command()(replay)
 
 
 _register()
