@@ -5,7 +5,8 @@ Subscribes to ``deribit_price_index.<cur>_usd`` (→ ``index[CUR]``) and ``ticke
 ``test_request`` messages with ``public/test``, counts and logs malformed messages and carries on, and after
 the connection drops (or cannot be opened) reconnects with exponential backoff and subscribes again.
 
-Backoff before attempt k (k = 0 after a connection that delivered data): ``min(max_s, base_s · 2^k)``, shrunk by
+Backoff after k consecutive failed attempts (a connection that delivered data resets k; a drop after data waits
+like k = 1): ``min(max_s, base_s · 2^(k−1))``, shrunk by
 a random fraction up to ``jitter`` drawn from ``rng`` (so retries of many clients spread out and never exceed
 ``max_s``).
 """
@@ -219,8 +220,8 @@ class DeribitFeed:
         first = True
         while not self._closed.is_set():
             if not first:
-                delay = self.backoff(failures)
-                log.info("deribit feed: reconnecting in %.2f s (attempt %d)", delay, failures + 1)
+                delay = self.backoff(max(0, failures - 1))
+                log.info("deribit feed: reconnecting in %.2f s (after %d failed attempts)", delay, failures)
                 await self._wait(delay)
                 if self._closed.is_set():
                     return
