@@ -177,3 +177,24 @@ def test_parse_notification_rejects_bad_data():
 def test_nothing_to_subscribe_is_an_input_error():
     with pytest.raises(InputError):
         DeribitFeed(currencies=(), instruments=())
+
+
+def test_close_interrupts_the_backoff_wait():
+    port = free_port()
+
+    async def run() -> float:
+        feed = DeribitFeed(f"ws://127.0.0.1:{port}", backoff_base_s=60.0, backoff_max_s=60.0, heartbeat_s=None)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+
+        async def stop() -> None:
+            while feed.stats.connect_failures == 0:
+                await asyncio.sleep(0.01)
+            await feed.close()
+
+        stopper = asyncio.create_task(stop())
+        assert [u async for u in feed.updates()] == []
+        await stopper
+        return loop.time() - t0
+
+    assert asyncio.run(asyncio.wait_for(run(), 10)) < 5.0

@@ -106,3 +106,11 @@ def test_parquet_with_text_dates_and_bad_price(tmp_path):
 def test_bad_speed():
     with pytest.raises(InputError):
         ReplayFeed(HISTORY, speed=-1.0)
+
+
+def test_parquet_with_posix_milliseconds(tmp_path):
+    path = tmp_path / "ms.parquet"
+    pq.write_table(pa.table({"open_time": [1_700_003_600_000, 1_700_000_000_000], "BTC": [2.0, 1.0]}), path)
+    history = read_parquet_prices(path)
+    assert history.posix_seconds.tolist() == [1_700_000_000, 1_700_003_600]
+    assert history.prices[:, 0].tolist() == [1.0, 2.0]

@@ -82,7 +82,7 @@ def test_volatility_clustering_with_garch_and_none_without():
     on = acf(alpha, beta, 11)
     off = acf(0.0, 0.0, 11)
     assert on > 0.1
-    assert abs(on - theory) < 0.07
+    assert abs(on - theory) < 0.05
     assert abs(off) < 4 / math.sqrt(n)
 
 
