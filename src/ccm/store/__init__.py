@@ -1,0 +1,37 @@
+"""Persistence: books, the append-only audit log, metric snapshots and alerts in SQLite or PostgreSQL.
+
+>>> store = open_store("ccm.sqlite")              # doctest: +SKIP
+>>> book_id = store.save_book(columns, "venue")   # doctest: +SKIP
+>>> seq = store.append_trade("acc-1", "BTC-PERP", 0.5, 65_000.0)  # doctest: +SKIP
+>>> columns, records = rebuild(store)             # doctest: +SKIP
+"""
+
+from ccm.store.records import AccountSnapshot, AlertRecord, AuditRecord, BookInfo, SystemSnapshot
+from ccm.store.store import (
+    DEFAULT_PATH,
+    STORE_ENV,
+    Store,
+    StoreError,
+    alembic_config,
+    migrate,
+    open_store,
+    rebuild,
+    store_url,
+)
+
+__all__ = [
+    "DEFAULT_PATH",
+    "STORE_ENV",
+    "AccountSnapshot",
+    "AlertRecord",
+    "AuditRecord",
+    "BookInfo",
+    "Store",
+    "StoreError",
+    "SystemSnapshot",
+    "alembic_config",
+    "migrate",
+    "open_store",
+    "rebuild",
+    "store_url",
+]
