@@ -127,6 +127,9 @@ class TimelineResult:
     total_adjusted_equity, total_maintenance_margin : (T,), USD.
     status_counts : int (T, len(STATUSES)), accounts per status.
     worst_coverage : (T,), the lowest coverage ratio over accounts at each step (NaN if all unbounded).
+    worst_covered_coverage : (T,), the same over the accounts not yet breached at the first step (those already
+        under water at the start would otherwise pin the worst coverage for the whole path).
+    coverage_p05 : (T,), the 5th percentile of coverage over accounts with a requirement.
     min_coverage : (n,), each account's lowest coverage ratio (NaN when its requirement was always 0).
     min_coverage_step : int (n,), step of ``min_coverage`` (first one; −1 when NaN).
     first_breach_step : int (n,), first step with status liquidation or bankrupt (−1 = never).
@@ -145,6 +148,8 @@ class TimelineResult:
     total_maintenance_margin: FloatArray
     status_counts: IntArray
     worst_coverage: FloatArray
+    worst_covered_coverage: FloatArray
+    coverage_p05: FloatArray
     min_coverage: FloatArray
     min_coverage_step: IntArray
     first_breach_step: IntArray
@@ -180,7 +185,8 @@ class TimelineAccumulator:
         n = int(account_ids.shape[0])
         self.account_ids = account_ids
         self.thresholds = thresholds
-        self.series: dict[str, list[float]] = {k: [] for k in ("scr", "short", "ae", "mm", "worst")}
+        self.series: dict[str, list[float]] = {k: [] for k in ("scr", "short", "ae", "mm", "worst", "covered", "p05")}
+        self.covered_at_start: np.ndarray | None = None
         self.counts: list[np.ndarray] = []
         self.min_coverage = np.full(n, np.inf)
         self.min_step = np.full(n, -1, dtype=np.int64)
@@ -204,6 +210,11 @@ class TimelineAccumulator:
         self.series["ae"].append(total_ae)
         self.series["mm"].append(total_mm)
         self.series["worst"].append(float(np.nanmin(coverage)) if (~unbounded).any() else np.nan)
+        if self.covered_at_start is None:
+            self.covered_at_start = status < BREACH
+        watch = self.covered_at_start & ~unbounded
+        self.series["covered"].append(float(coverage[watch].min()) if watch.any() else np.nan)
+        self.series["p05"].append(float(np.quantile(coverage[~unbounded], 0.05)) if (~unbounded).any() else np.nan)
         self.counts.append(np.bincount(status.astype(np.int64), minlength=len(STATUSES)))
         lower = ~unbounded & (coverage < self.min_coverage)
         self.min_coverage[lower] = coverage[lower]
@@ -243,6 +254,8 @@ class TimelineAccumulator:
             total_maintenance_margin=np.asarray(self.series["mm"]),
             status_counts=np.asarray(self.counts, dtype=np.int64).reshape(self.step, len(STATUSES)),
             worst_coverage=np.asarray(self.series["worst"]),
+            worst_covered_coverage=np.asarray(self.series["covered"]),
+            coverage_p05=np.asarray(self.series["p05"]),
             min_coverage=min_cov,
             min_coverage_step=np.where(np.isnan(min_cov), -1, self.min_step),
             first_breach_step=self.first_breach,

@@ -99,11 +99,15 @@ def _coverage_plot(result: TimelineResult, thresholds: dict[str, float]) -> str:
     fig, ax = plt.subplots(figsize=(10, 3.8))
     x = _dates(result)
     ax.plot(x, result.system_coverage_ratio, color="#4e79a7", label="system coverage (Σ AE ÷ Σ MM)")
-    worst = np.clip(result.worst_coverage, -1.0, None)
-    ax.plot(x, worst, color="#e15759", label="worst account (lowest coverage at each step, clipped at −1)")
+    worst = np.clip(result.worst_covered_coverage, -1.0, None)
+    ax.plot(x, worst, color="#e15759", label="worst account among those covered at the start (clipped at −1)")
+    ax.plot(x, np.clip(result.coverage_p05, -1.0, None), color="#f28e2b", linestyle="--", linewidth=1,
+            label="5th percentile of account coverage (clipped at −1)")
     for name, level in thresholds.items():
         ax.axhline(level, color="#98a2b3", linestyle=":", linewidth=1)
         ax.annotate(name, (x[0], level), fontsize=7, color="#667085", va="bottom")
+    top = np.nanmax(np.concatenate([result.system_coverage_ratio, result.coverage_p05, [1.6]]))
+    ax.set_ylim(-1.1, min(float(top), 6.0) * 1.1)
     ax.set_ylabel("coverage ratio")
     ax.legend(loc="best", fontsize=8)
     fig.autofmt_xdate()
@@ -118,7 +122,7 @@ def _status_plot(result: TimelineResult) -> str:
     ax.stackplot(x, counts, labels=names, colors=[STATUS_COLOURS.get(n, "#999") for n in names])
     ax.set_ylabel("accounts")
     ax.legend(loc="upper left", fontsize=8, ncols=len(names))
-    ax.set_ylim(0, max(1, int(counts.sum(axis=0).max())))
+    ax.set_ylim(0, 1.15 * max(1, int(counts.sum(axis=0).max())))  # room for the legend
     fig.autofmt_xdate()
     return _svg(fig)
 
