@@ -62,6 +62,13 @@ def test_random_sequences_equal_from_scratch(seed, compact_rows):
     assert_same(engine.result, scratch.result)
     assert engine.system.total_shortfall == pytest.approx(scratch.system.total_shortfall, rel=1e-9, abs=1e-7)
     assert engine.system.by_status == scratch.system.by_status
+    # Contributors (ranked on demand after ticks) agree with the from-scratch ranking.
+    reference = ref.evaluate(engine.snapshot).result
+    order = [list(reference.account_ids).index(a) for a in engine.result.account_ids]
+    got, want = engine.result.contributors, reference.contributors
+    np.testing.assert_array_equal(got.labels[np.maximum(got.label, 0)], want.labels[np.maximum(want.label[order], 0)])
+    np.testing.assert_array_equal(got.label < 0, want.label[order] < 0)
+    np.testing.assert_allclose(got.amount, want.amount[order], rtol=1e-9, atol=1e-7)
     snap = engine.system_snapshot
     assert snap.total_adjusted_equity == pytest.approx(scratch.system.total_adjusted_equity, rel=1e-9)
     assert snap.total_maintenance_margin == pytest.approx(scratch.system.total_maintenance_margin, rel=1e-9)

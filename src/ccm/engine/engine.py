@@ -45,8 +45,21 @@ from ccm.market.resolve import MarketState, resolve_market
 from ccm.market.snapshot import MarketSnapshot
 from ccm.market.surface import VolSurface
 from ccm.risk.config import RiskConfig
-from ccm.risk.context import RiskContext
-from ccm.risk.coverage import CoverageResult, SystemResult, compute_coverage, system_metrics
+from ccm.risk.context import LENDING_CODE, RiskContext, account_equity
+from ccm.risk.coverage import (
+    REQUIREMENT_FLOOR_USD,
+    Contributors,
+    CoverageResult,
+    SystemResult,
+    classify,
+    compute_coverage,
+    system_metrics,
+    top_contributors,
+)
+from ccm.risk.distance import distances_to_liquidation
+from ccm.risk.margin import margin_requirement
+from ccm.risk.margin.base import Requirement
+from ccm.risk.margin.lending import health_factor
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +111,49 @@ def _rows_book(base: Book, rows: np.ndarray, contents: list[_Row]) -> Book:
     return Book(assets=base.assets, account_ids=base.account_ids[rows], instruments=base.instruments,
                 positions=positions, entry_amount=cat("entry", float), unpriced_quantity=cat("unpriced", float),
                 balances=balances, margin_model=base.margin_model[rows])
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    ok = denominator > floor
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ok, numerator / np.where(ok, denominator, 1.0), np.nan)
+
+
+def _empty_contributors(ctx: RiskContext) -> Contributors:
+    book, k = ctx.book, ctx.config.contributors_top
+    labels = np.concatenate([book.instruments.ids.astype(str), np.array([f"asset:{a}" for a in book.assets])])
+    kinds = np.concatenate([np.full(book.n_instruments, "instrument"), np.full(book.n_assets, "asset")])
+    n = ctx.n_accounts
+    return Contributors(label=np.full((n, k), -1, dtype=np.int64), share=np.zeros((n, k)), amount=np.zeros((n, k)),
+                        labels=labels, kinds=kinds)
+
+
+def coverage_without_contributors(ctx: RiskContext, *, with_distance: bool) -> tuple[CoverageResult, Requirement]:
+    """``compute_coverage`` minus the contributors ranking (the tick path; contributors are filled on demand
+    from the returned Requirement). Same formulas, in the same order, as ``ccm.risk.coverage``."""
+    parts = account_equity(ctx)
+    req = margin_requirement(ctx)
+    ae = parts.adjusted_equity
+    mm, im = req.maintenance, req.initial
+    unbounded = ~(mm > REQUIREMENT_FLOOR_USD)
+    coverage = _ratio(ae, mm, REQUIREMENT_FLOOR_USD)
+    excess = ae - mm
+    status = classify(ae, coverage, unbounded, ctx.config.thresholds)
+    lending = ctx.model_code == LENDING_CODE
+    hf = np.where(lending, health_factor(ctx), np.nan) if lending.any() else np.full(ctx.n_accounts, np.nan)
+    hf = np.where(np.isinf(hf), np.nan, hf)
+    if with_distance:
+        down, up = distances_to_liquidation(ctx, excess)
+    else:
+        down = up = np.full(ctx.n_accounts, np.nan)
+    result = CoverageResult(
+        account_ids=ctx.book.account_ids, model=ctx.model_code, equity=parts.equity,
+        collateral_value=parts.collateral_value, adjusted_equity=ae, initial_margin=im, maintenance_margin=mm,
+        coverage_ratio=coverage, unbounded=unbounded, initial_coverage_ratio=_ratio(ae, im, REQUIREMENT_FLOOR_USD),
+        margin_utilisation=_ratio(mm, ae), excess=excess, shortfall=np.maximum(0.0, -excess), available=ae - im,
+        status=status, distance_down=down, distance_up=up, health_factor=hf, contributors=_empty_contributors(ctx),
+    )
+    return result, req
 
 
 def _sub_context(ctx: RiskContext, book: Book, rows: np.ndarray) -> RiskContext:
@@ -163,14 +219,32 @@ class CoverageEngine:
     # -- public state -----------------------------------------------------------------------------
     @property
     def result(self) -> CoverageResult:
-        """Current per-account metrics (live arrays: they are updated in place by later events)."""
+        """Current per-account metrics (live arrays: they are updated in place by later events).
+
+        Contributors are ranked on first access after a tick (ticks skip the ranking to stay fast).
+        """
+        if self._contributors_stale:
+            self._fill_contributors()
         return self._result
+
+    def _fill_contributors(self) -> None:
+        ctx, req = self._ctx, self._req
+        c, full = self._result.contributors, top_contributors(ctx, req, ctx.config.contributors_top)
+        keep = np.ones(ctx.n_accounts, dtype=bool)
+        if self._overlay:
+            rows = np.array(sorted(self._overlay), dtype=np.int64)
+            keep[rows] = False
+            sub = _sub_context(ctx, _rows_book(self._base, rows, [self._overlay[int(r)] for r in rows]), rows)
+            part = top_contributors(sub, margin_requirement(sub), ctx.config.contributors_top)
+            c.label[rows], c.share[rows], c.amount[rows] = part.label, part.share, part.amount
+        c.label[keep], c.share[keep], c.amount[keep] = full.label[keep], full.share[keep], full.amount[keep]
+        self._contributors_stale = False
 
     @property
     def system(self) -> SystemResult:
         """Full venue-level metrics (quantiles, largest shortfalls…), computed on demand and cached."""
         if self._system_full is None:
-            self._system_full = system_metrics(self._result)
+            self._system_full = system_metrics(self._result)  # contributors are not needed here
         return self._system_full
 
     @property
@@ -340,13 +414,15 @@ class CoverageEngine:
             self._base = self._merge_overlay()
             self._overlay = {}
         ctx = RiskContext.build(self._base, state, self.config)
-        result = compute_coverage(ctx, with_distance=self.with_distance)
+        result, req = coverage_without_contributors(ctx, with_distance=self.with_distance)
         if self._overlay:
             rows = np.array(sorted(self._overlay), dtype=np.int64)
             sub = _sub_context(ctx, _rows_book(self._base, rows, [self._overlay[int(r)] for r in rows]), rows)
-            _scatter(result, rows, compute_coverage(sub, with_distance=self.with_distance))
-        self._ctx = ctx
+            _scatter(result, rows, coverage_without_contributors(sub, with_distance=self.with_distance)[0],
+                     contributors=False)
+        self._ctx, self._req = ctx, req
         self._result = result
+        self._contributors_stale = True
         self._system_full = None
 
     def _tick(self, snapshot: MarketSnapshot, at: datetime | None, cause: str) -> list[Event]:
@@ -370,7 +446,7 @@ class CoverageEngine:
         at = at or self._clock()
         old_status = self._result.status[rows].copy()
         self._overlay[row] = new
-        _scatter(self._result, rows, one)
+        _scatter(self._result, rows, one, contributors=not self._contributors_stale)
         self._system_full = None
         if self._sigma is not None:
             single = account_volatility(sub.book, self.config, self.alert_config.projected_breach.default_volatility)
@@ -416,9 +492,11 @@ class CoverageEngine:
         return events
 
 
-def _scatter(result: CoverageResult, rows: np.ndarray, part: CoverageResult) -> None:
+def _scatter(result: CoverageResult, rows: np.ndarray, part: CoverageResult, *, contributors: bool = True) -> None:
     """Write the metrics of ``part`` (len(rows) accounts) into ``result`` at ``rows`` (in place)."""
     for name in _ROW_FIELDS:
         getattr(result, name)[rows] = getattr(part, name)
+    if not contributors:
+        return
     c, pc = result.contributors, part.contributors
     c.label[rows], c.share[rows], c.amount[rows] = pc.label, pc.share, pc.amount
