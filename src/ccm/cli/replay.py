@@ -97,7 +97,9 @@ def replay(
 
     Only index prices move (assets of the history; the others keep the snapshot's price). Time is not advanced:
     option expiries, implied vols (sticky strike) and futures' basis stay as in the snapshot, so options do not
-    decay along the path.
+    decay along the path. JSON: series per step, per account (min coverage and when, first breach = first step
+    with coverage < 1, hours below warning / margin call / liquidation: each step counts until the next one, the
+    last one for the median step), and status changes between consecutive steps.
 
     Example: [bold]ccm replay book.json -m market.json --prices BTC=BTC_USD_2h.csv --prices ETH=ETH_USDT_2h.csv
     --from 2021-05-01 --to 2021-06-01 --step 2h -f html -o may2021.html[/bold]
