@@ -87,3 +87,27 @@ def test_url_resolution(tmp_path):
     assert store_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
     assert store_url("postgresql+psycopg://u@h/db").drivername == "postgresql+psycopg"
     assert store_url("sqlite:///rel.sqlite").get_backend_name() == "sqlite"
+
+
+def test_simultaneous_first_opens_migrate_once(store_url):
+    """Several processes starting on an empty database at once: one migrates, the others wait and find it done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def open_and_close(_: int) -> str:
+        with open_store(store_url) as s:
+            return s.dialect
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert len(list(pool.map(open_and_close, range(4)))) == 4
+
+
+def test_unreachable_store_is_an_input_error(tmp_path):
+    from ccm.errors import InputError
+
+    with pytest.raises(InputError, match="cannot open the store") as info:
+        open_store("postgresql+psycopg://nobody:secret@127.0.0.1:1/none?connect_timeout=2")
+    assert "secret" not in str(info.value) and info.value.field == "store"
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(InputError, match="cannot open the store"):
+        open_store(str(blocker / "x.sqlite"))  # parent is a file

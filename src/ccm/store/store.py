@@ -24,10 +24,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ccm.book import BookColumns
-from ccm.enums import STATUSES, Status
+from ccm.enums import STATUSES
 from ccm.errors import CcmError, InputError
 from ccm.io.book import book_to_dict, load_book_columns
 from ccm.store.records import AccountSnapshot, AlertRecord, AuditRecord, BookInfo, SystemSnapshot
@@ -78,7 +78,11 @@ def create_store_engine(url: URL) -> Engine:
         if url.database in (None, "", ":memory:"):
             raise InputError("the store needs a database file, not an in-memory SQLite database",
                              field="store", hint="give a path such as ./ccm.sqlite")
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise InputError(f"cannot open the store: {err.strerror}", file=url.database, field="store",
+                             hint="give a path in a writable directory") from None
         engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -113,6 +117,11 @@ def open_store(url: str | None = None) -> Store:
     engine = create_store_engine(store_url(url))
     try:
         migrate(engine)
+    except OperationalError as err:
+        engine.dispose()
+        raise InputError(f"cannot open the store: {str(err.orig).strip()}",
+                         file=engine.url.render_as_string(hide_password=True), field="store",
+                         hint="check the URL or path and that the database server is running") from None
     except BaseException:
         engine.dispose()
         raise
@@ -179,8 +188,8 @@ def _statuses(status: Any, n: int) -> list[str]:
             raise InputError("status code out of range", field="status",
                              hint=f"codes index ccm.enums.STATUSES (0..{len(STATUSES) - 1})")
         return _STATUS_VALUES[values].tolist()
-    strings = np.array([str(Status(v)) if isinstance(v, Status) else str(v) for v in values.tolist()]) \
-        if values.dtype == object else values.astype(str)
+    # Status members are str subclasses: str() of one is its value
+    strings = np.array([str(v) for v in values.tolist()], dtype=str) if values.dtype == object else values.astype(str)
     bad = ~np.isin(strings, _STATUS_VALUES)
     if bad.any():
         raise InputError(f"unknown status {strings[bad][0]!r}", field="status",
