@@ -190,7 +190,7 @@ def test_projected_breach_uses_distance_and_configured_volatility():
     rule = ProjectedBreachRule(k=2.0, horizon_hours=24.0 * 365.0)  # σ·√1y: BTC 0.6 → limit 1.2 ≥ any distance
     ins, accs, cfg, ref, engine = _engine(with_distance=True, alerts=AlertConfig(thresholds=None,
                                                                                  projected_breach=rule))
-    # Primed silently at start; a transfer re-evaluates one account and (re-armed? no) stays silent.
+    # Primed silently at start: a transfer that leaves a-long inside the limit stays silent.
     assert not [e for e in engine.on_transfer("a-long", "USDC", 1.0) if isinstance(e, Alert)]
     # A large deposit pushes a-long's distance beyond 1.2 (or to none): re-armed; withdrawing it fires again.
     engine.on_transfer("a-long", "USDC", 1e7)
