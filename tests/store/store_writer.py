@@ -1,6 +1,6 @@
 """Test helper: append trades to a store until killed, printing ``seq i`` for each acknowledged one.
 
-    python writer.py URL
+    python store_writer.py URL
 
 Trade ``i`` (1, 2, 3, …) is account ``acc-{i % 7}``, instrument ``BTC-PERPETUAL``, quantity ``i``,
 price ``1000 + i / 8``, at ``2021-05-19T00:00:00Z + i ms``: the test recomputes them from ``i``.

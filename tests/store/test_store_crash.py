@@ -3,6 +3,7 @@ without holes, and a restarted writer continues the sequence."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import selectors
 import signal
@@ -13,9 +14,11 @@ from pathlib import Path
 
 from ccm.store import open_store, rebuild
 
-WRITER = Path(__file__).with_name("writer.py")
-sys.path.insert(0, str(WRITER.parent))
-from writer import trade  # noqa: E402
+WRITER = Path(__file__).with_name("store_writer.py")
+_spec = importlib.util.spec_from_file_location("ccm_test_store_writer", WRITER)
+_writer = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_writer)
+trade = _writer.trade  # what the writer appends as its i-th trade
 
 ACKS_BEFORE_KILL = 200
 TIMEOUT_S = 60

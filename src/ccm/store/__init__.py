@@ -4,6 +4,15 @@
 >>> book_id = store.save_book(columns, "venue")   # doctest: +SKIP
 >>> seq = store.append_trade("acc-1", "BTC-PERP", 0.5, 65_000.0)  # doctest: +SKIP
 >>> columns, records = rebuild(store)             # doctest: +SKIP
+
+Schema changes go into a new script under ``migrations/versions`` (``open_store`` applies it on the next
+start). To draft one against a database at the previous head::
+
+    from alembic import command
+    from ccm.store import alembic_config
+    config = alembic_config()
+    config.set_main_option("sqlalchemy.url", "sqlite:////tmp/ccm.sqlite")
+    command.revision(config, "add column x", autogenerate=True, rev_id="0002")
 """
 
 from ccm.store.records import AccountSnapshot, AlertRecord, AuditRecord, BookInfo, SystemSnapshot
