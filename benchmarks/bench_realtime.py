@@ -20,6 +20,7 @@ import numpy as np
 
 from ccm.engine import CoverageEngine
 from ccm.io.config import load_config
+from ccm.risk.metrics import evaluate
 from ccm.synthetic import generate_venue
 
 
@@ -86,7 +87,19 @@ def main(argv: list[str] | None = None) -> None:
         tick()
     ticks_per_s = n_sustained / (time.perf_counter() - start)
 
+    # Baseline in the same process: a from-scratch evaluation of the current book and market.
+    current = engine.book
+    baseline = []
+    for _ in range(3):
+        start = time.perf_counter()
+        evaluate(current, engine.snapshot, config, with_distance=False)
+        baseline.append(time.perf_counter() - start)
+    base_s = float(np.median(baseline))
+
     ms = 1e3
+    print(f"baseline: from-scratch evaluate (no distance) {ms * base_s:.1f} ms; "
+          f"tick p50 / baseline {np.median(tick_s) / base_s:.2f}, trade p50 / baseline "
+          f"{np.median(trade_s) / base_s:.4f}")
     print(f"tick  (on_prices, {book.n_accounts} accounts): p50 {ms * np.median(tick_s):.1f} ms, "
           f"p99 {ms * np.quantile(tick_s, 0.99):.1f} ms, max {ms * tick_s.max():.1f} ms (goal p99 ≤ 250 ms)")
     print(f"trade (on_trade, one account): p50 {ms * np.median(trade_s):.2f} ms, "

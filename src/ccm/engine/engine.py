@@ -199,6 +199,7 @@ class CoverageEngine:
         self._clock = clock or (lambda: datetime.now(UTC))
         self.compact_rows = compact_rows
         self._overlay: dict[int, _Row] = {}
+        self._base_parts: tuple[Book, RiskContext] | None = None
         self._subscribers: list[Callable[[Event], None]] = []
         self._account_index = book.account_index()
         self._instrument_index = {str(i): k for k, i in enumerate(book.instruments.ids)}
@@ -409,11 +410,27 @@ class CoverageEngine:
         return dict(distance_down=self._result.distance_down[rows], distance_up=self._result.distance_up[rows],
                     sigma=self._sigma[rows])
 
+    def _base_context(self, state: MarketState) -> RiskContext:
+        """RiskContext of the base CSR at ``state``; the market-independent parts are kept between ticks."""
+        if self._base_parts is None or self._base_parts[0] is not self._base:
+            template = RiskContext.build(self._base, state, self.config)
+            self._base_parts = (self._base, template)
+            return template
+        template = self._base_parts[1]
+        book = self._base
+        cols = book.positions.indices
+        forward = state.forward[cols]
+        inverse = book.instruments.inverse[cols]
+        settle_at_mark = np.where(inverse, book.unpriced_quantity / forward, -book.unpriced_quantity * forward)
+        return RiskContext(book=book, market=state, config=self.config, haircuts=template.haircuts,
+                           model_code=template.model_code, moving=template.moving,
+                           position_row=template.position_row, entry_total=book.entry_amount + settle_at_mark)
+
     def _full_recompute(self, state: MarketState) -> None:
         if len(self._overlay) > self.compact_rows:
             self._base = self._merge_overlay()
             self._overlay = {}
-        ctx = RiskContext.build(self._base, state, self.config)
+        ctx = self._base_context(state)
         result, req = coverage_without_contributors(ctx, with_distance=self.with_distance)
         if self._overlay:
             rows = np.array(sorted(self._overlay), dtype=np.int64)
