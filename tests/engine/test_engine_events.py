@@ -213,6 +213,7 @@ BAD_CALLS = [
     ("on_trade", ("a-long", "NOPE", 1.0, 50_000.0), "instrument"),
     ("on_trade", ("a-long", "BTC-USDC-PERP", math.nan, 50_000.0), "quantity"),
     ("on_trade", ("a-long", "BTC-USDC-PERP", 1.0, 0.0), "price"),
+    ("on_trade", ("a-long", "BTC-USDC-PERP", 0.0, 50_000.0), "quantity"),
     ("on_trade", ("a-long", "BTC-USDC-PERP", 1.0, math.inf), "price"),
     ("on_transfer", ("a-long", "XRP", 1.0), "asset"),
     ("on_transfer", ("nobody", "USDC", 1.0), "account"),

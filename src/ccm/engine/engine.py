@@ -21,7 +21,9 @@ Incremental design
   that account's row and the market, and the same core functions compute it.
 
 Validation happens before any state changes: bad input raises ``InputError`` naming the field and
-leaves the engine as it was.
+leaves the engine as it was. The engine is single-threaded: callers serialise events (a feed loop).
+Contributors (the ranking of requirement drivers) are skipped on the tick path and ranked on the first
+access to :attr:`CoverageEngine.result` after a tick.
 """
 
 from __future__ import annotations
@@ -312,6 +314,8 @@ class CoverageEngine:
         if col is None:
             raise InputError(f"unknown instrument {instrument!r}", file=ENGINE, record="trade", field="instrument")
         q = _finite(quantity, field="quantity", record="trade")
+        if q == 0:
+            raise InputError("a fill's quantity must be non-zero", file=ENGINE, record="trade", field="quantity")
         p = _finite(price, field="price", record="trade", positive=True)
         current = self._row(row)
         entry = 0.0
