@@ -98,3 +98,16 @@ def test_trade_closing_a_position_keeps_realised_entry():
     # Then the price moves: a flat position's equity no longer moves.
     engine.on_prices({"BTC": 40_000.0})
     assert engine.result.equity[row] == pytest.approx(before, rel=1e-12)
+
+
+def test_trades_go_to_the_overlay_and_a_tick_compacts_it_past_the_limit():
+    ins, accs, cfg, ref, engine = _engine(compact_rows=1)
+    base = engine._base  # the base CSR is not rebuilt by trades
+    engine.on_trade("a-long", ins[0].id, 1.0, 50_000.0)
+    engine.on_transfer("g-empty", "BTC", 0.1)
+    assert engine._base is base and engine.overlay_rows == 2
+    engine.on_prices({"BTC": 51_000.0})  # 2 > compact_rows: merged into a new base at this tick
+    assert engine._base is not base and engine.overlay_rows == 0
+    ref.trade("a-long", ins[0].id, 1.0, 50_000.0)
+    ref.transfer("g-empty", "BTC", 0.1)
+    assert_same(engine.result, ref.evaluate(engine.snapshot).result)
