@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from ccm.book import Account, Position
@@ -336,3 +337,14 @@ def test_settlement_groups_of_one_underlying_net_at_pnl_offset(impl, cross, offs
     row = pm_rows(impl, [inv, lin], [book], params={"default": prm})[0]
     assert row["initial_margin"] == pytest.approx(expected, rel=1e-12)
     assert row["maintenance_margin"] == pytest.approx(0.8 * expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("spread", [10, 10_000_000])
+def test_unique_inverse_equals_numpy_unique(spread):
+    from ccm.risk.margin.portfolio import unique_inverse
+
+    keys = np.random.default_rng(spread).integers(0, spread, size=5_000)
+    uniq, inverse = unique_inverse(keys)
+    expected, expected_inverse = np.unique(keys, return_inverse=True)
+    np.testing.assert_array_equal(uniq, expected)
+    np.testing.assert_array_equal(inverse, expected_inverse)

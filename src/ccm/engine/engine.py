@@ -47,21 +47,16 @@ from ccm.market.resolve import MarketState, resolve_market
 from ccm.market.snapshot import MarketSnapshot
 from ccm.market.surface import VolSurface
 from ccm.risk.config import RiskConfig
-from ccm.risk.context import LENDING_CODE, RiskContext, account_equity
+from ccm.risk.context import RiskContext
 from ccm.risk.coverage import (
-    REQUIREMENT_FLOOR_USD,
-    Contributors,
     CoverageResult,
     SystemResult,
-    classify,
     compute_coverage,
+    coverage_parts,
     system_metrics,
     top_contributors,
 )
-from ccm.risk.distance import distances_to_liquidation
 from ccm.risk.margin import margin_requirement
-from ccm.risk.margin.base import Requirement
-from ccm.risk.margin.lending import health_factor
 
 log = logging.getLogger(__name__)
 
@@ -119,43 +114,6 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray, floor: float = 0.0) -
     ok = denominator > floor
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ok, numerator / np.where(ok, denominator, 1.0), np.nan)
-
-
-def _empty_contributors(ctx: RiskContext) -> Contributors:
-    book, k = ctx.book, ctx.config.contributors_top
-    labels = np.concatenate([book.instruments.ids.astype(str), np.array([f"asset:{a}" for a in book.assets])])
-    kinds = np.concatenate([np.full(book.n_instruments, "instrument"), np.full(book.n_assets, "asset")])
-    n = ctx.n_accounts
-    return Contributors(label=np.full((n, k), -1, dtype=np.int64), share=np.zeros((n, k)), amount=np.zeros((n, k)),
-                        labels=labels, kinds=kinds)
-
-
-def coverage_without_contributors(ctx: RiskContext, *, with_distance: bool) -> tuple[CoverageResult, Requirement]:
-    """``compute_coverage`` minus the contributors ranking (the tick path; contributors are filled on demand
-    from the returned Requirement). Same formulas, in the same order, as ``ccm.risk.coverage``."""
-    parts = account_equity(ctx)
-    req = margin_requirement(ctx)
-    ae = parts.adjusted_equity
-    mm, im = req.maintenance, req.initial
-    unbounded = ~(mm > REQUIREMENT_FLOOR_USD)
-    coverage = _ratio(ae, mm, REQUIREMENT_FLOOR_USD)
-    excess = ae - mm
-    status = classify(ae, coverage, unbounded, ctx.config.thresholds)
-    lending = ctx.model_code == LENDING_CODE
-    hf = np.where(lending, health_factor(ctx), np.nan) if lending.any() else np.full(ctx.n_accounts, np.nan)
-    hf = np.where(np.isinf(hf), np.nan, hf)
-    if with_distance:
-        down, up = distances_to_liquidation(ctx, excess)
-    else:
-        down = up = np.full(ctx.n_accounts, np.nan)
-    result = CoverageResult(
-        account_ids=ctx.book.account_ids, model=ctx.model_code, equity=parts.equity,
-        collateral_value=parts.collateral_value, adjusted_equity=ae, initial_margin=im, maintenance_margin=mm,
-        coverage_ratio=coverage, unbounded=unbounded, initial_coverage_ratio=_ratio(ae, im, REQUIREMENT_FLOOR_USD),
-        margin_utilisation=_ratio(mm, ae), excess=excess, shortfall=np.maximum(0.0, -excess), available=ae - im,
-        status=status, distance_down=down, distance_up=up, health_factor=hf, contributors=_empty_contributors(ctx),
-    )
-    return result, req
 
 
 def _sub_context(ctx: RiskContext, book: Book, rows: np.ndarray) -> RiskContext:
@@ -435,11 +393,11 @@ class CoverageEngine:
             self._base = self._merge_overlay()
             self._overlay = {}
         ctx = self._base_context(state)
-        result, req = coverage_without_contributors(ctx, with_distance=self.with_distance)
+        result, req = coverage_parts(ctx, with_distance=self.with_distance)
         if self._overlay:
             rows = np.array(sorted(self._overlay), dtype=np.int64)
             sub = _sub_context(ctx, _rows_book(self._base, rows, [self._overlay[int(r)] for r in rows]), rows)
-            _scatter(result, rows, coverage_without_contributors(sub, with_distance=self.with_distance)[0],
+            _scatter(result, rows, coverage_parts(sub, with_distance=self.with_distance)[0],
                      contributors=False)
         self._ctx, self._req = ctx, req
         self._result = result

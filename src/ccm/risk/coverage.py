@@ -6,7 +6,7 @@ All computations are element-wise array operations on the outputs of valuation a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -117,16 +117,24 @@ def top_contributors(ctx: RiskContext, req: Requirement, k: int) -> Contributors
     return Contributors(label=out_label, share=np.nan_to_num(share), amount=out_amount, labels=labels, kinds=kinds)
 
 
-def compute_coverage(
+def empty_contributors(ctx: RiskContext) -> Contributors:
+    """Contributors with no entries (labels set), for results whose ranking is filled later."""
+    book, k = ctx.book, ctx.config.contributors_top
+    labels = np.concatenate([book.instruments.ids.astype(str), np.array([f"asset:{a}" for a in book.assets])])
+    kinds = np.concatenate([np.full(book.n_instruments, "instrument"), np.full(book.n_assets, "asset")])
+    n = ctx.n_accounts
+    return Contributors(label=np.full((n, k), -1, dtype=np.int64), share=np.zeros((n, k)), amount=np.zeros((n, k)),
+                        labels=labels, kinds=kinds)
+
+
+def coverage_parts(
     ctx: RiskContext,
     *,
     with_distance: bool = True,
     on_step: Callable[[str], None] | None = None,
-) -> CoverageResult:
-    """Every per-account metric of DESIGN.md §2 for all accounts of ``ctx``.
-
-    ``on_step(stage)`` is called after each stage (for progress bars).
-    """
+) -> tuple[CoverageResult, Requirement]:
+    """Every per-account metric except the contributors ranking (left empty), and the Requirement it came
+    from (whose drivers :func:`top_contributors` ranks). The real-time engine's tick path uses this."""
     step = on_step or (lambda stage: None)
     parts = account_equity(ctx)
     step("valuation")
@@ -138,15 +146,14 @@ def compute_coverage(
     coverage = _ratio(ae, mm, REQUIREMENT_FLOOR_USD)
     excess = ae - mm
     status = classify(ae, coverage, unbounded, ctx.config.thresholds)
-    hf = np.where(ctx.model_code == LENDING_CODE, health_factor(ctx), np.nan)
+    lending = ctx.model_code == LENDING_CODE
+    hf = np.where(lending, health_factor(ctx), np.nan) if lending.any() else np.full(ctx.n_accounts, np.nan)
     hf = np.where(np.isinf(hf), np.nan, hf)
     if with_distance:
         down, up = distances_to_liquidation(ctx, excess, on_step=lambda: step("distance"))
     else:
         down = up = np.full(ctx.n_accounts, np.nan)
-    contributors = top_contributors(ctx, req, ctx.config.contributors_top)
-    step("contributors")
-    return CoverageResult(
+    result = CoverageResult(
         account_ids=ctx.book.account_ids,
         model=ctx.model_code,
         equity=parts.equity,
@@ -165,8 +172,26 @@ def compute_coverage(
         distance_down=down,
         distance_up=up,
         health_factor=hf,
-        contributors=contributors,
+        contributors=empty_contributors(ctx),
     )
+    return result, req
+
+
+def compute_coverage(
+    ctx: RiskContext,
+    *,
+    with_distance: bool = True,
+    on_step: Callable[[str], None] | None = None,
+) -> CoverageResult:
+    """Every per-account metric of DESIGN.md §2 for all accounts of ``ctx``.
+
+    ``on_step(stage)`` is called after each stage (for progress bars).
+    """
+    result, req = coverage_parts(ctx, with_distance=with_distance, on_step=on_step)
+    contributors = top_contributors(ctx, req, ctx.config.contributors_top)
+    if on_step:
+        on_step("contributors")
+    return replace(result, contributors=contributors)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -281,6 +281,20 @@ def _instrument_scenarios(ctx: RiskContext, rm: RiskMatrix, bases: FloatArray) -
     return rhs, delta
 
 
+def unique_inverse(keys: IntArray) -> tuple[IntArray, IntArray]:
+    """``np.unique(keys, return_inverse=True)`` for non-negative integer keys, without sorting when their
+    range is small (a presence table and a cumulative sum: O(n + range)); falls back to sorting otherwise."""
+    if keys.size == 0:
+        return keys.astype(np.int64), keys.astype(np.int64)
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo > 4 * keys.size + 1024:
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        return uniq, inverse.astype(np.int64)
+    present = np.bincount(keys - lo, minlength=hi - lo + 1) > 0
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present) + lo, rank[keys - lo]
+
+
 def _aggregate(rows_of: IntArray, n_out: int, values: FloatArray) -> FloatArray:
     """Σ of ``values`` (n_in, ...) into ``n_out`` bins given by ``rows_of`` (n_in,); one sparse product."""
     n_in = rows_of.shape[0]
@@ -305,7 +319,7 @@ def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_rhs, shared_de
     group = layout.group[cols]
     local_row = np.repeat(np.arange(n_rows), np.diff(book.positions.indptr[rows[0]: rows[-1] + 2]))
 
-    pair_keys, pair_of = np.unique(local_row * n_groups + group, return_inverse=True)
+    pair_keys, pair_of = unique_inverse(local_row * n_groups + group)
     pair_row, pair_group = pair_keys // n_groups, pair_keys % n_groups
     n_pairs = pair_keys.shape[0]
     g_under, g_settle = layout.group_under[pair_group], layout.group_settle[pair_group]
@@ -349,8 +363,7 @@ def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_rhs, shared_de
     offset = rm.params["pnl_offset"][g_under][:, None, None]
     np.multiply(agg, offset, out=agg, where=agg > 0)
     combo_of_group = np.argmax(layout.combine, axis=1)
-    combo_keys, combo_of_pair = np.unique(pair_row * layout.combine.shape[1] + combo_of_group[pair_group],
-                                          return_inverse=True)
+    combo_keys, combo_of_pair = unique_inverse(pair_row * layout.combine.shape[1] + combo_of_group[pair_group])
     combo_row = combo_keys // layout.combine.shape[1]
     combo_under = layout.combined_under[combo_keys % layout.combine.shape[1]]
     if combo_keys.shape[0] == n_pairs:  # no account holds two groups that net: nothing to add
@@ -363,7 +376,7 @@ def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_rhs, shared_de
 
     # Roll shock: |net coin delta| per (account, group, expiry) bucket, times the bucket's rate.
     key = (local_row * n_groups + group) * layout.n_expiries + layout.expiry_key[cols]
-    uniq, inv = np.unique(key, return_inverse=True)
+    uniq, inv = unique_inverse(key)
     net = np.abs(_aggregate(inv, uniq.shape[0], net_delta_source.T))  # (n_keys, B)
     rate = np.zeros(uniq.shape[0])
     rate[inv] = layout.roll_rate[cols]
