@@ -194,10 +194,12 @@ def version() -> None:
 
 
 def _register() -> None:
+    from ccm.cli.monitor import monitor
     from ccm.cli.replay import replay
     from ccm.cli.stress import stress
 
     app.command()(stress)
+    app.command()(monitor)
     app.command()(replay)
 
 
