@@ -37,7 +37,7 @@ def render(engine, alerts: collections.deque, *, ticks: int, started: float, lim
     from ccm.enums import STATUSES
     from ccm.io.results import worst_first
 
-    result, system = engine.result, engine.system
+    result, system = engine.metrics, engine.system
     gauges = Table(title=f"ccm monitor — {ticks:,} updates in {time.monotonic() - started:,.0f} s", show_header=False)
     gauges.add_column("metric", style="bold")
     gauges.add_column("value", justify="right")
@@ -194,7 +194,7 @@ async def _run(engine, source, alerts, *, translate, writer, updates, refresh, c
                     engine.on_prices(index, at=at)
                 ticks += 1
                 if writer is not None:
-                    r = engine.result
+                    r = engine.metrics
                     s = engine.system
                     writer.offer(MetricsSnapshot(
                         at=at, account=r.account_ids, adjusted_equity=r.adjusted_equity,

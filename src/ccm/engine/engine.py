@@ -188,6 +188,12 @@ class CoverageEngine:
             self._fill_contributors()
         return self._result
 
+    @property
+    def metrics(self) -> CoverageResult:
+        """Current per-account metrics without ranking contributors (may be stale after a tick): the cheap
+        accessor for dashboards and persistence on every tick; use :attr:`result` for contributors."""
+        return self._result
+
     def _fill_contributors(self) -> None:
         ctx, req = self._ctx, self._req
         c, full = self._result.contributors, top_contributors(ctx, req, ctx.config.contributors_top)
