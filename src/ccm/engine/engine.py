@@ -273,14 +273,7 @@ class CoverageEngine:
         Futures and perpetuals add the entry side like a merged position (linear −q·price, inverse
         +q/price, settlement units); options and spot carry no entry amount (premium cash is a transfer).
         """
-        row = self._row_of(account, "trade")
-        col = self._instrument_index.get(str(instrument))
-        if col is None:
-            raise InputError(f"unknown instrument {instrument!r}", file=ENGINE, record="trade", field="instrument")
-        q = _finite(quantity, field="quantity", record="trade")
-        if q == 0:
-            raise InputError("a fill's quantity must be non-zero", file=ENGINE, record="trade", field="quantity")
-        p = _finite(price, field="price", record="trade", positive=True)
+        row, col, q, p = self.validate_trade(account, instrument, quantity, price)
         current = self._row(row)
         entry = 0.0
         if self._is_future[col]:
@@ -300,13 +293,31 @@ class CoverageEngine:
                           entry=np.insert(current.entry, k, entry), unpriced=np.insert(current.unpriced, k, 0.0))
         return self._update_row(row, new, at, "trade")
 
-    def on_transfer(self, account: str, asset: str, quantity: float, at: datetime | None = None) -> list[Event]:
-        """Collateral in (``quantity`` > 0) or out (< 0) of ``account`` in ``asset``."""
+    def validate_trade(self, account: str, instrument: str, quantity: float, price: float) -> tuple[int, int, float,
+                                                                                                     float]:
+        """(row, instrument column, quantity, price) of a valid fill; InputError naming the field otherwise.
+        Changes nothing (so a caller can persist the fill between validating and applying it)."""
+        row = self._row_of(account, "trade")
+        col = self._instrument_index.get(str(instrument))
+        if col is None:
+            raise InputError(f"unknown instrument {instrument!r}", file=ENGINE, record="trade", field="instrument")
+        q = _finite(quantity, field="quantity", record="trade")
+        if q == 0:
+            raise InputError("a fill's quantity must be non-zero", file=ENGINE, record="trade", field="quantity")
+        p = _finite(price, field="price", record="trade", positive=True)
+        return row, col, q, p
+
+    def validate_transfer(self, account: str, asset: str, quantity: float) -> tuple[int, int, float]:
+        """(row, asset column, quantity) of a valid transfer; InputError naming the field otherwise."""
         row = self._row_of(account, "transfer")
         col = self._asset_index.get(str(asset))
         if col is None:
             raise InputError(f"unknown asset {asset!r}", file=ENGINE, record="transfer", field="asset")
-        q = _finite(quantity, field="quantity", record="transfer")
+        return row, col, _finite(quantity, field="quantity", record="transfer")
+
+    def on_transfer(self, account: str, asset: str, quantity: float, at: datetime | None = None) -> list[Event]:
+        """Collateral in (``quantity`` > 0) or out (< 0) of ``account`` in ``asset``."""
+        row, col, q = self.validate_transfer(account, asset, quantity)
         current = self._row(row)
         k = int(np.searchsorted(current.bal_cols, col))
         if k < current.bal_cols.shape[0] and current.bal_cols[k] == col:
