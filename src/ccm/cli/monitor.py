@@ -110,6 +110,7 @@ def monitor(
     """
     from ccm.cli.main import _fail
     from ccm.engine import Alert, CoverageEngine
+    from ccm.io.alerts_config import load_alert_config
     from ccm.io.book import load_book, load_book_columns
     from ccm.io.config import load_config
     from ccm.io.market import load_market
@@ -120,7 +121,7 @@ def monitor(
         snapshot = load_market(market)
         loaded_book = load_book(book)
         try:
-            engine = CoverageEngine(loaded_book, snapshot, loaded_config)
+            engine = CoverageEngine(loaded_book, snapshot, loaded_config, alerts=load_alert_config(config))
         except InputError as error:
             raise error.relocated({"market": str(market), "config": str(config or "built-in default config")}) \
                 from None

@@ -134,6 +134,7 @@ class ConfigIn(BaseModel):
     lending: dict[str, LendingIn] | None = None
     distance: DistanceIn | None = None
     contributors_top: Annotated[int, Field(ge=0)] | None = None
+    alerts: dict[str, Any] | None = None  # the engine's alert rules: validated by ccm.io.alerts_config
 
 
 def _given(model: BaseModel | None) -> dict[str, Any]:
