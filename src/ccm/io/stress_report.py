@@ -7,35 +7,18 @@ JSON never disagree.
 from __future__ import annotations
 
 import html
-import io
 import math
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1c2430}
-h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #dde3ea}
-.muted{color:#667085} table{border-collapse:collapse;margin:.6rem 0} td,th{padding:.25rem .7rem;text-align:right}
-th{background:#f2f4f7} td:first-child,th:first-child{text-align:left} tr:nth-child(even) td{background:#fafbfc}
-.kpi{display:inline-block;margin:.4rem 1.2rem .4rem 0;padding:.6rem .9rem;border:1px solid #dde3ea;border-radius:8px}
-.kpi b{display:block;font-size:1.3rem} .bad{color:#b42318} .good{color:#067647} figure{margin:1rem 0}
-"""
+from ccm.io.html import head, svg, table
 
 
 def _usd(x: Any) -> str:
     return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:,.0f}"
 
 
-def _svg(fig) -> str:
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buffer.getvalue()
-    return text[text.index("<svg"):]
 
 
 def _loss_distribution(doc: dict) -> str | None:
@@ -51,7 +34,7 @@ def _loss_distribution(doc: dict) -> str | None:
     ax.set_ylabel("scenarios")
     if doc.get("var") is not None:
         ax.legend()
-    return _svg(fig)
+    return svg(fig)
 
 
 def _worst_scenarios(doc: dict, key: str, label: str, colour: str, top: int = 15) -> str | None:
@@ -61,7 +44,7 @@ def _worst_scenarios(doc: dict, key: str, label: str, colour: str, top: int = 15
     fig, ax = plt.subplots(figsize=(9, 0.3 * len(rows) + 1))
     ax.barh([r["name"] for r in rows][::-1], [r[key] for r in rows][::-1], color=colour)
     ax.set_xlabel(label)
-    return _svg(fig)
+    return svg(fig)
 
 
 def _price_path(cascade: dict) -> str | None:
@@ -75,19 +58,14 @@ def _price_path(cascade: dict) -> str | None:
     ax.set_xlabel("liquidation round (0 = right after the shock)")
     ax.set_ylabel("price ÷ price after the shock")
     ax.legend()
-    return _svg(fig)
+    return svg(fig)
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def stress_html(doc: dict) -> str:
     """The HTML report of a ``ccm stress`` JSON document."""
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ccm stress report</title>"
-             f"<style>{CSS}</style></head><body>",
+    parts = [head("ccm stress report"),
              "<h1>Stress report</h1>",
              f"<p class='muted'>as of {html.escape(str(doc.get('as_of', '')))}, {len(doc['scenarios']):,} scenarios "
              f"({html.escape(str(doc.get('scenario_source', '')))}), {doc.get('accounts', 0):,} accounts</p>"]
@@ -111,14 +89,14 @@ def stress_html(doc: dict) -> str:
         if figure:
             parts.append(f"<h2>{title}</h2><figure>{figure}</figure>")
     worst = sorted(doc["scenarios"], key=lambda s: s["system_uncovered_loss"], reverse=True)[:15]
-    parts.append("<h2>Scenarios, worst first</h2>" + _table(
+    parts.append("<h2>Scenarios, worst first</h2>" + table(
         ["scenario", "date", "system uncovered loss", "accounts breached", "largest uncovered accounts"],
         [[s["name"], s.get("date") or "", _usd(s["system_uncovered_loss"]), f"{s['accounts_breached']:,}",
           ", ".join(f"{a['account']} {_usd(a['uncovered_loss'])}" for a in s.get("worst_accounts", [])[:3])]
          for s in worst]))
     cascade = doc.get("cascade")
     if cascade:
-        parts.append("<h2>Liquidation cascade</h2>" + _table(
+        parts.append("<h2>Liquidation cascade</h2>" + table(
             ["rounds", "accounts liquidated", "liquidated notional", "impact cost", "bad debt",
              "bad debt without cascade"],
             [[cascade.get("rounds"), f"{cascade.get('accounts_liquidated', 0):,}",
@@ -129,7 +107,7 @@ def stress_html(doc: dict) -> str:
             parts.append(f"<figure>{figure}</figure>")
     reverse = doc.get("reverse")
     if reverse:
-        parts.append("<h2>Reverse stress</h2>" + _table(
+        parts.append("<h2>Reverse stress</h2>" + table(
             ["direction", "system: move that exhausts the fund", "accounts that breach within ±95%"],
             [[k, "—" if v.get("system_move") is None else f"{100 * v['system_move']:.1f}%",
               f"{v.get('accounts_breaching', 0):,}"] for k, v in reverse.items()]))

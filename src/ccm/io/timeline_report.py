@@ -16,27 +16,15 @@ and the worst account's coverage over time and the accounts by status, and lists
 from __future__ import annotations
 
 import html
-import io
 import math
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 
 from ccm.analysis.timeline import LEVELS, TimelineResult
 from ccm.enums import STATUSES
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1c2430}
-h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #dde3ea}
-.muted{color:#667085} table{border-collapse:collapse;margin:.6rem 0} td,th{padding:.25rem .7rem;text-align:right}
-th{background:#f2f4f7} td:first-child,th:first-child{text-align:left} tr:nth-child(even) td{background:#fafbfc}
-.kpi{display:inline-block;margin:.4rem 1.2rem .4rem 0;padding:.6rem .9rem;border:1px solid #dde3ea;border-radius:8px}
-.kpi b{display:block;font-size:1.3rem} .bad{color:#b42318} .good{color:#067647} figure{margin:1rem 0}
-"""
+from ccm.io.html import head, svg, table
 
 STATUS_COLOURS = {"healthy": "#59a14f", "warning": "#edc948", "margin_call": "#f28e2b", "liquidation": "#e15759",
                   "bankrupt": "#76100e"}
@@ -83,12 +71,6 @@ def timeline_document(result: TimelineResult) -> dict[str, Any]:
     return {"series": series, "accounts": accounts, "events": events}
 
 
-def _svg(fig) -> str:
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buffer.getvalue()
-    return text[text.index("<svg"):]
 
 
 def _dates(result: TimelineResult):
@@ -111,7 +93,7 @@ def _coverage_plot(result: TimelineResult, thresholds: dict[str, float]) -> str:
     ax.set_ylabel("coverage ratio")
     ax.legend(loc="best", fontsize=8)
     fig.autofmt_xdate()
-    return _svg(fig)
+    return svg(fig)
 
 
 def _status_plot(result: TimelineResult) -> str:
@@ -124,13 +106,9 @@ def _status_plot(result: TimelineResult) -> str:
     ax.legend(loc="upper left", fontsize=8, ncols=len(names))
     ax.set_ylim(0, 1.15 * max(1, int(counts.sum(axis=0).max())))  # room for the legend
     fig.autofmt_xdate()
-    return _svg(fig)
+    return svg(fig)
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _ratio(x: Any) -> str:
@@ -154,9 +132,7 @@ def timeline_html(result: TimelineResult, *, title: str = "Coverage replay", sub
         ("accounts breached (coverage < 1)", f"<span class='{'bad' if breached else 'good'}'>{len(breached):,}</span>"),
         ("status changes", f"{len(doc['events']):,}"),
     ]
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{CSS}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>"]
+    parts = [head(title), f"<h1>{html.escape(title)}</h1>"]
     span = f"{doc['series'][0]['timestamp']} → {doc['series'][-1]['timestamp']}"
     parts.append(f"<p class='muted'>{html.escape(span)}. {html.escape(subtitle)}</p>")
     parts.append("".join(f"<div class='kpi'>{k}<b>{v}</b></div>" for k, v in kpis))
@@ -166,7 +142,7 @@ def timeline_html(result: TimelineResult, *, title: str = "Coverage replay", sub
              f"{a['time_below']['liquidation']:,.0f}"] for a in breached[:top]]
     parts.append(f"<h2>First breaches ({len(breached):,} accounts{'' if len(breached) <= top else f', first {top}'})"
                  "</h2>")
-    parts.append(_table(["account", "first breach", "min coverage", "min at", "hours below liquidation"], rows)
+    parts.append(table(["account", "first breach", "min coverage", "min at", "hours below liquidation"], rows)
                  if rows else "<p>No account fell below coverage 1.</p>")
     parts.append("<p class='muted'>Prices move, time does not: option expiries and implied vols stay as in the "
                  "market snapshot. Hours below a level count each step until the next one.</p>")
