@@ -26,7 +26,6 @@ import argparse
 import cProfile
 import gc
 import math
-import resource
 import sys
 import time
 from dataclasses import replace
@@ -40,6 +39,7 @@ for entry in (str(ROOT), str(ROOT / "src")):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
+from benchmarks.memory import peak_rss_mb, reset_peak_rss  # noqa: E402
 from ccm.book import Account, Book, BookColumns, Instrument, Position  # noqa: E402
 from ccm.enums import MARGIN_MODELS, STATUSES, InstrumentType, MarginModelName, OptionRight, Settlement  # noqa: E402
 from ccm.market import MarketState, resolve_market  # noqa: E402
@@ -54,28 +54,8 @@ COMPUTE_STAGES = ("context", "valuation", "margin", "distance", "contributors", 
 
 # -- measurement helpers --------------------------------------------------------------------------
 
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS counter of this process (Linux ≥ 4.0); False where unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
-def _peak_rss_mb(reset_worked: bool) -> float:
-    """Peak RSS since the last reset (VmHWM), else the process-lifetime peak (ru_maxrss)."""
-    if reset_worked:
-        try:
-            with open("/proc/self/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024.0
-        except OSError:
-            pass
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / (1024.0 * 1024.0) if sys.platform == "darwin" else rss / 1024.0
 
 
 class StageClock:
@@ -195,7 +175,7 @@ def run_model(book: Book, market: MarketState, config: RiskConfig, model: Margin
     code = MARGIN_MODELS.index(model)
     book_m = replace(book, margin_model=np.full(book.n_accounts, code, dtype=np.int8))
     gc.collect()
-    reset = _reset_peak_rss()
+    reset = reset_peak_rss()
     clock = StageClock()
     if profile is not None:
         profile.enable()
@@ -210,7 +190,7 @@ def run_model(book: Book, market: MarketState, config: RiskConfig, model: Margin
     if profile is not None:
         profile.disable()
     return {"seconds": seconds, "stages": clock.seconds, "calls": clock.calls,
-            "peak_rss_mb": _peak_rss_mb(reset), "result": result, "system": system}
+            "peak_rss_mb": peak_rss_mb(reset), "result": result, "system": system}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     shared["market"] = time.perf_counter() - t
     config = load_risk_config()
     n = book.n_accounts
-    setup_rss = _peak_rss_mb(False)
+    setup_rss = peak_rss_mb(False)
 
     print(f"venue: {n:,} accounts, {book.n_instruments:,} instruments, {book.positions.nnz:,} positions "
           f"({book.positions.nnz / max(n, 1):.2f} per account), {book.balances.nnz:,} balances")

@@ -24,7 +24,6 @@ import argparse
 import cProfile
 import gc
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ for entry in (str(ROOT), str(ROOT / "src")):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
+from benchmarks.memory import peak_rss_mb, reset_peak_rss  # noqa: E402
 from ccm.enums import MarginModelName  # noqa: E402
 from ccm.io.config import load_config  # noqa: E402
 from ccm.market import resolve_market  # noqa: E402
@@ -55,28 +55,8 @@ HORIZON_DAYS = 2.0
 VOL_BETA = 2.5
 
 
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS counter of this process (Linux ≥ 4.0); False where unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
-def _peak_rss_mb(since_reset: bool = True) -> float:
-    """Peak RSS (VmHWM: since the last reset when there was one), else the process-lifetime ru_maxrss."""
-    if since_reset:
-        try:
-            with open("/proc/self/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024.0
-        except OSError:
-            pass
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / (1024.0 * 1024.0) if sys.platform == "darwin" else rss / 1024.0
 
 
 def fallback_scenarios(assets: tuple[str, ...], stable: np.ndarray, n: int, rng: np.random.Generator) -> ScenarioSet:
@@ -150,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     scenarios, note = montecarlo_scenarios(book.assets, ctx.haircuts.stable, args.scenarios, rng)
     stages["scenarios"] = time.perf_counter() - t
     n, s = book.n_accounts, len(scenarios)
-    setup_rss = _peak_rss_mb(False)
+    setup_rss = peak_rss_mb(False)
 
     print(f"venue: {n:,} accounts (portfolio model), {book.n_instruments:,} instruments, "
           f"{book.positions.nnz:,} positions, {book.balances.nnz:,} balances; assets {', '.join(book.assets)}")
@@ -166,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         last[0] = now
 
     gc.collect()
-    reset = _reset_peak_rss()
+    reset = reset_peak_rss()
     profile = cProfile.Profile() if args.profile else None
     if profile is not None:
         profile.enable()
@@ -177,9 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     if profile is not None:
         profile.disable()
         profile.dump_stats(args.profile)
-    run_rss = _peak_rss_mb(reset)
+    run_rss = peak_rss_mb(reset)
     peak = max(run_rss, setup_rss) if not reset else run_rss
-    process_peak = _peak_rss_mb(False)
+    process_peak = peak_rss_mb(False)
 
     first = chunk_times[0] if chunk_times else 0.0  # includes today's requirement and realignment
     rest = sum(chunk_times[1:])
