@@ -22,6 +22,7 @@ import numpy as np
 from ccm._typing import FloatArray, IntArray
 from ccm.risk.context import RiskContext, account_equity
 from ccm.risk.margin import margin_requirement
+from ccm.risk.roots import illinois_roots
 
 #: Bound on grid moves × stored positions evaluated at once in the grid pass.
 GRID_CHUNK_CELLS = 6_000_000
@@ -65,44 +66,10 @@ def _excess_on_grid(ctx: RiskContext, rows: IntArray, moves: FloatArray) -> Floa
 
 
 def _refine(ctx: RiskContext, rows: IntArray, direction: int, a, b, fa, fb, on_step) -> FloatArray:
-    """Illinois regula falsi for accounts ``rows`` with f(a) ≥ 0 > f(b); returns the root magnitudes.
-
-    An account is done when its bracket is narrower than ``tolerance`` or two successive estimates differ
-    by less than it (the method converges superlinearly, so the error is then of that order); accounts
-    still open after ``refine_iterations`` get the linear crossing inside their last bracket.
-    """
+    """Per-account roots for accounts ``rows`` with f(a) ≥ 0 > f(b) (``risk.roots.illinois_roots``)."""
     settings = ctx.config.distance
-    root = np.full(rows.shape[0], np.nan)
-    previous = np.full(rows.shape[0], np.nan)
-    side = np.zeros(rows.shape[0], dtype=np.int8)  # which end was replaced last (Illinois)
-    open_ = np.flatnonzero((b - a) > settings.tolerance)
-    for _ in range(settings.refine_iterations):
-        if open_.size == 0:
-            break
-        a_o, b_o, fa_o, fb_o = a[open_], b[open_], fa[open_], fb[open_]
-        c = np.where(fa_o != fb_o, b_o - fb_o * (b_o - a_o) / (fb_o - fa_o), 0.5 * (a_o + b_o))
-        c = np.clip(c, a_o, b_o)
-        fc = excess_at(ctx.take(rows[open_]), direction * c)
-        left = fc >= 0  # root in [c, b]
-        a[open_] = np.where(left, c, a_o)
-        fa[open_] = np.where(left, fc, fa_o)
-        b[open_] = np.where(left, b_o, c)
-        fb[open_] = np.where(left, fb_o, fc)
-        last = side[open_]
-        fb[open_] = np.where(left & (last == 1), fb[open_] * 0.5, fb[open_])
-        fa[open_] = np.where(~left & (last == -1), fa[open_] * 0.5, fa[open_])
-        side[open_] = np.where(left, 1, -1)
-        done = (np.abs(c - previous[open_]) < settings.tolerance) | (fc == 0) | (
-            (b[open_] - a[open_]) <= settings.tolerance)
-        root[open_[done]] = c[done]
-        previous[open_] = c
-        open_ = open_[~done]
-        if on_step:
-            on_step()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        crossing = np.where(fa != fb, a + fa * (b - a) / (fa - fb), 0.5 * (a + b))
-    root = np.where(np.isnan(root), np.clip(crossing, a, b), root)
-    return root
+    return illinois_roots(lambda index, x: excess_at(ctx.take(rows[index]), direction * x), a, b, fa, fb,
+                          tolerance=settings.tolerance, iterations=settings.refine_iterations, on_step=on_step)
 
 
 def distances_to_liquidation(

@@ -39,6 +39,7 @@ from ccm.risk.context import LENDING_CODE, RiskContext, account_equity, instrume
 from ccm.risk.distance import distances_to_liquidation
 from ccm.risk.haircut import haircut_values
 from ccm.risk.margin import margin_requirement
+from ccm.risk.roots import illinois_roots
 from ccm.scenario.base import ScenarioSet
 
 #: Default largest scale of a scaled scenario (t = 5: five times the scenario).
@@ -184,35 +185,12 @@ def _equity_on_scales(ctx: RiskContext, path: Direction, scales: FloatArray) -> 
 
 def _illinois(ctx: RiskContext, path: Direction, rows: IntArray, maintenance: FloatArray, a, b, fa, fb,
               tolerance: float, iterations: int) -> FloatArray:
-    """Illinois regula falsi for accounts ``rows`` with f(a) ≥ 0 > f(b), f = AE(t) − MM; root per account."""
-    root = np.full(rows.shape[0], np.nan)
-    previous = np.full(rows.shape[0], np.nan)
-    side = np.zeros(rows.shape[0], dtype=np.int8)
-    open_ = np.flatnonzero((b - a) > tolerance)
-    for _ in range(iterations):
-        if open_.size == 0:
-            break
-        a_o, b_o, fa_o, fb_o = a[open_], b[open_], fa[open_], fb[open_]
-        c = np.where(fa_o != fb_o, b_o - fb_o * (b_o - a_o) / (fb_o - fa_o), 0.5 * (a_o + b_o))
-        c = np.clip(c, a_o, b_o)
-        sub = rows[open_]
-        fc = scaled_adjusted_equity(ctx.take(sub), path, c) - maintenance[sub]
-        left = fc >= 0  # root in [c, b]
-        a[open_] = np.where(left, c, a_o)
-        fa[open_] = np.where(left, fc, fa_o)
-        b[open_] = np.where(left, b_o, c)
-        fb[open_] = np.where(left, fb_o, fc)
-        last = side[open_]
-        fb[open_] = np.where(left & (last == 1), fb[open_] * 0.5, fb[open_])
-        fa[open_] = np.where(~left & (last == -1), fa[open_] * 0.5, fa[open_])
-        side[open_] = np.where(left, 1, -1)
-        done = (np.abs(c - previous[open_]) < tolerance) | (fc == 0) | ((b[open_] - a[open_]) <= tolerance)
-        root[open_[done]] = c[done]
-        previous[open_] = c
-        open_ = open_[~done]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        crossing = np.where(fa != fb, a + fa * (b - a) / (fa - fb), 0.5 * (a + b))
-    return np.where(np.isnan(root), np.clip(crossing, a, b), root)
+    """Per-account roots of f = AE(t) − MM for accounts ``rows`` with f(a) ≥ 0 > f(b)."""
+    def evaluate(index: IntArray, scale: FloatArray) -> FloatArray:
+        sub = rows[index]
+        return scaled_adjusted_equity(ctx.take(sub), path, scale) - maintenance[sub]
+
+    return illinois_roots(evaluate, a, b, fa, fb, tolerance=tolerance, iterations=iterations)
 
 
 def _account_scales(ctx: RiskContext, path: Direction, largest: float) -> FloatArray:
