@@ -57,41 +57,9 @@ def black76_price_flat(forward, strike, tau, vol, is_call, discount) -> np.ndarr
 
 if AVAILABLE:
 
-    @njit(parallel=True, cache=True, fastmath=False)
-    def _unit_value_kernel(forward, vol, is_option, inverse, strike, tau, is_call, out):  # pragma: no cover
-        n_scen, n = forward.shape
-        for j in prange(n):
-            for s in range(n_scen):
-                f = forward[s, j]
-                if not is_option[j]:
-                    out[s, j] = -1.0 / f if inverse[j] else f
-                    continue
-                k = strike[j]
-                t = tau[j]
-                sig = vol[s, j]
-                omega = 1.0 if is_call[j] else -1.0
-                if t > 0.0 and sig > 0.0:
-                    sd = sig * math.sqrt(t)
-                    d1 = (math.log(f / k) + 0.5 * sd * sd) / sd
-                    d2 = d1 - sd
-                    value = omega * (f * 0.5 * math.erfc(-omega * d1 * _INV_SQRT2)
-                                     - k * 0.5 * math.erfc(-omega * d2 * _INV_SQRT2))
-                else:
-                    value = max(omega * (f - k), 0.0)
-                out[s, j] = value / f if inverse[j] else value
-
-
-def unit_value_2d(forward, vol, is_option, inverse, strike, tau, is_call) -> np.ndarray:
-    """Unit values (settlement units) for forward and vol of shape (S, n) and per-column terms (n,)."""
-    out = np.empty(forward.shape)
-    _unit_value_kernel(forward, vol, is_option, inverse, strike, tau, is_call, out)
-    return out
-
-
-if AVAILABLE:
-
     @njit(cache=True, fastmath=False, inline="always")
     def _value(f, k, t, sig, is_option, inverse, is_call):  # pragma: no cover - compiled
+        """One contract unit's value in settlement units (see ``pricing.contracts.unit_value``)."""
         if not is_option:
             return -1.0 / f if inverse else f
         omega = 1.0 if is_call else -1.0
@@ -104,6 +72,24 @@ if AVAILABLE:
         else:
             value = max(omega * (f - k), 0.0)
         return value / f if inverse else value
+
+    @njit(parallel=True, cache=True, fastmath=False)
+    def _unit_value_kernel(forward, vol, is_option, inverse, strike, tau, is_call, out):  # pragma: no cover
+        n_scen, n = forward.shape
+        for j in prange(n):
+            for s in range(n_scen):
+                out[s, j] = _value(forward[s, j], strike[j], tau[j], vol[s, j], is_option[j], inverse[j],
+                                   is_call[j])
+
+
+def unit_value_2d(forward, vol, is_option, inverse, strike, tau, is_call) -> np.ndarray:
+    """Unit values (settlement units) for forward and vol of shape (S, n) and per-column terms (n,)."""
+    out = np.empty(forward.shape)
+    _unit_value_kernel(forward, vol, is_option, inverse, strike, tau, is_call, out)
+    return out
+
+
+if AVAILABLE:
 
     @njit(parallel=True, cache=True, fastmath=False)
     def _scenario_pnl_kernel(base_forward, vol, vol_up, vol_down, under, moves, kinds, is_option, inverse,
