@@ -116,6 +116,29 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray, floor: float = 0.0) -
         return np.where(ok, numerator / np.where(ok, denominator, 1.0), np.nan)
 
 
+def _marks_as_vols(snapshot: MarketSnapshot, state: MarketState, book: Book) -> MarketSnapshot:
+    """The snapshot with each marked option's mark replaced by its implied vol (same values today).
+
+    An index tick then reprices options at their implied vol instead of re-implying a vol from a stale
+    mark; futures marks are carried along by :func:`_moved_index`.
+    """
+    ins = book.instruments
+    marked = [k for k, i in enumerate(ins.ids) if ins.is_option[k] and str(i) in snapshot.marks]
+    if not marked:
+        return snapshot
+    vols = {**{str(ins.ids[k]): float(state.vol[k]) for k in marked}, **snapshot.vols}
+    marks = {k: v for k, v in snapshot.marks.items() if k not in {str(ins.ids[m]) for m in marked}}
+    return replace(snapshot, marks=marks, vols=vols)
+
+
+def _moved_index(snapshot: MarketSnapshot, index: dict[str, float], underlying_of: dict[str, str], *,
+                 as_of: datetime | None) -> MarketSnapshot:
+    """New index prices; futures marks move with their underlying (their basis to the index is kept)."""
+    ratio = {a: p / snapshot.index[a] for a, p in index.items() if snapshot.index.get(a)}
+    marks = {i: m * ratio.get(underlying_of.get(i, ""), 1.0) for i, m in snapshot.marks.items()}
+    return replace(snapshot, index={**snapshot.index, **index}, marks=marks, as_of=as_of or snapshot.as_of)
+
+
 def _sub_context(ctx: RiskContext, book: Book, rows: np.ndarray) -> RiskContext:
     """RiskContext of a sub-book (accounts ``rows`` of ``ctx``) that shares the market, config and cache."""
     cols = book.positions.indices
@@ -163,6 +186,8 @@ class CoverageEngine:
         self._subscribers: list[Callable[[Event], None]] = []
         self._account_index = book.account_index()
         self._instrument_index = {str(i): k for k, i in enumerate(book.instruments.ids)}
+        self._mark_underlying = {str(i): book.assets[u] for i, u in zip(book.instruments.ids,
+                                                                       book.instruments.underlying, strict=True)}
         self._asset_index = book.asset_index()
         ins = book.instruments
         self._is_future = (ins.type_code == TYPE_FUTURE) | (ins.type_code == TYPE_PERPETUAL)
@@ -171,6 +196,7 @@ class CoverageEngine:
         p = self.alert_config.projected_breach
         self._sigma = account_volatility(book, config, p.default_volatility) if p else None
         state = resolve_market(snapshot, book.assets, book.instruments)
+        self._snapshot = snapshot = _marks_as_vols(snapshot, state, book)
         self._full_recompute(state)
         at = snapshot.as_of
         self._monitor.update_accounts(at, np.arange(book.n_accounts), book.account_ids, self._result.coverage_ratio,
@@ -247,7 +273,8 @@ class CoverageEngine:
             if asset not in self._asset_index and asset not in self._snapshot.index:
                 raise InputError(f"unknown asset {asset!r}", file=ENGINE, record="prices", field=str(asset))
             _finite(price, field=str(asset), record="prices", positive=True)
-        snapshot = self._snapshot.with_index({a: float(p) for a, p in index.items()}, as_of=at)
+        snapshot = _moved_index(self._snapshot, {a: float(p) for a, p in index.items()}, self._mark_underlying,
+                                as_of=at)
         return self._tick(snapshot, at, "prices")
 
     def on_vols(self, vols: Mapping[str, float], at: datetime | None = None, *,
