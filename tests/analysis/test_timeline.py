@@ -193,8 +193,6 @@ def test_resample_keeps_the_last_price_of_each_bucket():
 def test_bad_inputs_raise_input_errors(mixed):
     book, snapshot, cfg = mixed
     stamps = T0 + np.arange(2) * H
-    with pytest.raises(InputError, match="trades are not supported yet"):
-        run_timeline(book, snapshot, cfg, stamps, np.ones((2, 1)), ("BTC",), trades=[("x",)])
     with pytest.raises(InputError, match="shape"):
         run_timeline(book, snapshot, cfg, stamps, np.ones((3, 1)), ("BTC",))
     with pytest.raises(InputError, match="increasing"):

@@ -96,11 +96,43 @@ def test_bad_history_file_exits_2_naming_it(tmp_path):
     assert missing.exit_code == 2 and "none.csv" in missing.output
 
 
-def test_trades_are_not_supported_yet(history, tmp_path):
+def test_trades_apply_at_their_time(history, tmp_path):
+    """A fill halfway along the path changes its account only from that step on, and the account's lowest
+    coverage then reflects the new position; the other accounts are unchanged."""
     trades = tmp_path / "trades.csv"
-    trades.write_text("timestamp,account,instrument,quantity,price\n")
+    trades.write_text("timestamp,account,instrument,quantity,price\n"
+                      "2021-05-18T23:30:00Z,idle,BTC-PERPETUAL,1500000,97020\n")
+    plain = json.loads(replay("--prices", str(history), "-f", "json").stdout)
+    result = replay("--prices", str(history), "--trades", str(trades), "-f", "json")
+    assert result.exit_code == 0, result.output
+    traded = json.loads(result.stdout)
+    before = {a["account"]: a for a in plain["accounts"]}
+    after = {a["account"]: a for a in traded["accounts"]}
+    # idle had only USDC; 1.5M USD of long inverse perp from hour 24 loses as BTC keeps falling until hour 23
+    # and recovers afterwards, so its coverage becomes finite and below its unbounded start
+    assert before["idle"]["min_coverage"] is None and after["idle"]["min_coverage"] is not None
+    assert after["idle"]["min_coverage_at"] >= "2021-05-19T00:00:00Z"
+    for account, row in before.items():  # the engine's steps equal the default evaluator's (to rounding)
+        if account != "idle":
+            got = after[account]  # (min_coverage_at may differ where coverage is flat to rounding)
+            assert (got["first_breach_at"], got["time_below"]) == (row["first_breach_at"], row["time_below"])
+            if row["min_coverage"] is None:
+                assert got["min_coverage"] is None
+            else:
+                assert got["min_coverage"] == pytest.approx(row["min_coverage"], rel=1e-12)
+    for a, b in zip(plain["series"][:24], traded["series"][:24], strict=True):  # nothing changes before the fill
+        assert a["accounts_by_status"] == b["accounts_by_status"]
+        assert a["system_coverage_ratio"] == pytest.approx(b["system_coverage_ratio"], rel=1e-12)
+
+
+def test_bad_trade_exits_2_naming_row_and_field(history, tmp_path):
+    trades = tmp_path / "trades.csv"
+    trades.write_text("timestamp,account,instrument,quantity,price\n"
+                      "2021-05-18T10:00:00Z,idle,BTC-PERPETUAL,1,97000\n"
+                      "2021-05-18T11:00:00Z,nobody,BTC-PERPETUAL,1,97000\n")
     result = replay("--prices", str(history), "--trades", str(trades))
-    assert result.exit_code == 2 and "not supported yet" in result.output
+    assert result.exit_code == 2
+    assert str(trades) in result.output and "row 2" in result.output and "account" in result.output
 
 
 def test_empty_window_is_a_clear_error(history):

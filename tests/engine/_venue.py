@@ -12,8 +12,8 @@ import math
 import numpy as np
 
 from ccm.book import Account, Position, build_book
-from ccm.enums import STATUSES, MarginModelName
-from ccm.market import MarketSnapshot
+from ccm.enums import STATUSES, InstrumentType, MarginModelName
+from ccm.market import MarketSnapshot, resolve_market
 from ccm.risk.config import AssetRisk, HaircutTier, LendingParams, PortfolioParams
 from ccm.risk.metrics import evaluate
 from tests.reference.builders import AS_OF, config, future, option, perp, spot
@@ -63,6 +63,11 @@ def accounts(ins) -> list[Account]:
     ]
 
 
+def _is_future(ins, instrument: str) -> bool:
+    kind = next(i.type for i in ins if i.id == instrument)
+    return kind in (InstrumentType.FUTURE, InstrumentType.PERPETUAL)
+
+
 def risk_config():
     return config(assets={"USDC": AssetRisk(stable=True), "BTC": AssetRisk(haircut=0.05, volatility=0.6),
                           "ETH": AssetRisk(haircut=0.1, volatility=0.8,
@@ -77,12 +82,23 @@ def snapshot(ins, prices=None) -> MarketSnapshot:
 
 
 class Reference:
-    """The venue as records; :meth:`evaluate` rebuilds and evaluates from scratch."""
+    """The venue as records; :meth:`evaluate` rebuilds and evaluates from scratch.
 
-    def __init__(self, ins, accs, cfg):
+    A live engine settles positions without an entry price at the opening forwards when it loads the book
+    (so their P&L accrues afterwards); the reference writes those forwards in as entry prices.
+    """
+
+    def __init__(self, ins, accs, cfg, opening: MarketSnapshot | None = None):
         self.ins = ins
         self.cfg = cfg
-        self.positions = {a.id: list(a.positions) for a in accs}
+        opening = opening or snapshot(ins)
+        raw = build_book(ins, accs)
+        forward = dict(zip(raw.instruments.ids.astype(str),
+                           resolve_market(opening, raw.assets, raw.instruments).forward, strict=True))
+        self.positions = {a.id: [p if p.entry_price is not None or not _is_future(ins, p.instrument)
+                                 else Position(instrument=p.instrument, quantity=p.quantity,
+                                               entry_price=float(forward[p.instrument]))
+                                 for p in a.positions] for a in accs}
         self.collateral = {a.id: dict(a.collateral) for a in accs}
         self.models = {a.id: a.margin_model for a in accs}
 

@@ -30,7 +30,8 @@ def test_tick_moves_futures_marks_and_keeps_option_vols(parts):
     engine = CoverageEngine(book, market, config)
     call = "BTC-28MAR25-100000-C"
     k = list(book.instruments.ids).index(call)
-    vol_before = resolve_market(market, book.assets, book.instruments).vol[k]
+    opening = resolve_market(market, book.assets, book.instruments)
+    vol_before = opening.vol[k]
     engine.on_prices({"BTC": 97_000.0 * 1.1})
     marks = engine.snapshot.marks
     assert marks["BTC-PERPETUAL"] == pytest.approx(97_020.0 * 1.1)
@@ -38,11 +39,15 @@ def test_tick_moves_futures_marks_and_keeps_option_vols(parts):
     assert marks["ETH_USDC-PERPETUAL"] == market.marks["ETH_USDC-PERPETUAL"]  # ETH did not move
     assert engine.market.vol[k] == pytest.approx(vol_before, rel=1e-9)
 
-    # The same market built by hand: index and futures marks × 1.1, the option at its implied vol.
+    # The same market built by hand: index and futures marks × 1.1, every option at its opening vol (sticky
+    # strike: the marked call at its implied vol, surface-priced options at the vol read today).
+    opening_vols = {str(i): float(v) for i, v, live in zip(book.instruments.ids, opening.vol,
+                                                           book.instruments.is_option & (opening.tau > 0),
+                                                           strict=True) if live}
     by_hand = replace(market, index={**market.index, "BTC": 97_000.0 * 1.1},
                       marks={i: m * (1.1 if i.startswith("BTC") else 1.0) for i, m in market.marks.items()
                              if i != call},
-                      vols={**market.vols, call: float(vol_before)})
+                      vols={**opening_vols, **market.vols})
     expected = evaluate(book, by_hand, config, with_distance=False).result
     np.testing.assert_allclose(engine.metrics.adjusted_equity, expected.adjusted_equity, rtol=1e-10)
     np.testing.assert_allclose(engine.metrics.maintenance_margin, expected.maintenance_margin, rtol=1e-10)

@@ -290,7 +290,6 @@ def run_timeline(
     prices: FloatArray,
     assets: Sequence[str],
     *,
-    trades: object | None = None,
     model: MarginModelName | None = None,
     thresholds: Thresholds | None = None,
     evaluator: StepEvaluator | None = None,
@@ -303,16 +302,13 @@ def run_timeline(
     prices : ndarray of shape (T, n_path_assets), absolute USD index prices of ``assets`` at each step
         (see :func:`relative_path` to apply a history as moves from the snapshot). Assets of the path that the
         book does not hold are ignored; book assets not in the path keep their snapshot price.
-    trades : not supported yet (raises InputError when given).
     model : margin every account with this model (as ``evaluate``).
     thresholds : status thresholds (default: the config's).
     evaluator : a step evaluator ``(asset_prices (n_assets,)) -> StepValues`` replacing the default
-        :class:`ContextStepEvaluator` (e.g. the real-time engine); it must use ``book.assets`` order.
+        :class:`ContextStepEvaluator` (e.g. the real-time engine, ``ccm.engine.replay``); it must use
+        ``book.assets`` order. If it has ``advance_to(timestamp)``, that is called before each step (fills).
     on_step : ``on_step(done, total)`` after each step (progress).
     """
-    if trades is not None:
-        raise InputError("trades are not supported yet", record="--trades",
-                         hint="replay without trades; the path moves prices only")
     stamps = np.asarray(timestamps, dtype="datetime64[s]")
     prices = np.asarray(prices, dtype=float)
     if prices.ndim != 2 or prices.shape != (stamps.shape[0], len(assets)):
@@ -336,6 +332,8 @@ def run_timeline(
     for t in range(total):
         asset_prices = base.copy()
         asset_prices[book_cols] = prices[t, path_cols]
+        if hasattr(step, "advance_to"):
+            step.advance_to(stamps[t])
         acc.add(step(asset_prices))
         if on_step is not None:
             on_step(t + 1, total)

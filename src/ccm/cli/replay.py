@@ -113,9 +113,6 @@ def replay(
     from ccm.io.timeline_report import timeline_document, timeline_html
 
     try:
-        if trades is not None:
-            raise InputError("trades are not supported yet", file=str(trades), record="--trades",
-                             hint="replay without --trades: the path moves prices only")
         loaded_config = load_config(config)
         snapshot = load_market(market)
         loaded_book = load_book(book)
@@ -125,7 +122,16 @@ def replay(
         try:
             with _progress(out is not None) as progress:
                 task = progress.add_task("replay", total=stamps.shape[0])
+                evaluator = None
+                if trades is not None:
+                    from ccm.engine.replay import EngineStepEvaluator
+                    from ccm.io.trades import read_trades
+                    from ccm.risk.metrics import with_model
+
+                    replayed = with_model(loaded_book, model) if model is not None else loaded_book
+                    evaluator = EngineStepEvaluator(replayed, snapshot, loaded_config, read_trades(trades))
                 result = run_timeline(loaded_book, snapshot, loaded_config, stamps, path, assets, model=model,
+                                      evaluator=evaluator,
                                       on_step=lambda done, total: progress.update(task, completed=done))
         except InputError as error:
             raise error.relocated({"market": str(market), "config": str(config or "built-in default config")}) \

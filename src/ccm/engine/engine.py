@@ -116,19 +116,41 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray, floor: float = 0.0) -
         return np.where(ok, numerator / np.where(ok, denominator, 1.0), np.nan)
 
 
-def _marks_as_vols(snapshot: MarketSnapshot, state: MarketState, book: Book) -> MarketSnapshot:
-    """The snapshot with each marked option's mark replaced by its implied vol (same values today).
+def _settled_at(book: Book, state: MarketState) -> Book:
+    """The book with positions that carry no entry price settled at the opening forwards.
 
-    An index tick then reprices options at their implied vol instead of re-implying a vol from a stale
-    mark; futures marks are carried along by :func:`_moved_index`.
+    The metrics contract takes such a position as settled to the mark (no P&L) at the market it is valued
+    in; a live engine fixes that mark once, when it loads the book, so later ticks show the position's P&L.
+    """
+    if not np.any(book.unpriced_quantity):
+        return book
+    cols = book.positions.indices
+    forward = state.forward[cols]
+    settle = np.where(book.instruments.inverse[cols], book.unpriced_quantity / forward,
+                      -book.unpriced_quantity * forward)
+    return replace(book, entry_amount=book.entry_amount + settle, unpriced_quantity=np.zeros_like(settle))
+
+
+def _pinned_vols(snapshot: MarketSnapshot, state: MarketState, book: Book,
+                 options: set[str] | None = None) -> tuple[MarketSnapshot, set[str]]:
+    """The snapshot with every live option's vol written in explicitly (same values today), and the ids pinned.
+
+    Options priced from a mark or a surface get their vol of today as an explicit vol, and option marks are
+    dropped: an index tick then reprices options at fixed vols (sticky strike, as distance to liquidation and
+    the replay timeline do) instead of re-implying a vol from a stale mark or re-reading the surface at the new
+    moneyness. ``options`` limits the pinning to those ids (e.g. after new surfaces for some underlyings).
     """
     ins = book.instruments
-    marked = [k for k, i in enumerate(ins.ids) if ins.is_option[k] and str(i) in snapshot.marks]
-    if not marked:
-        return snapshot
-    vols = {**{str(ins.ids[k]): float(state.vol[k]) for k in marked}, **snapshot.vols}
-    marks = {k: v for k, v in snapshot.marks.items() if k not in {str(ins.ids[m]) for m in marked}}
-    return replace(snapshot, marks=marks, vols=vols)
+    live = ins.is_option & (state.tau > 0)
+    ids = ins.ids.astype(str)
+    chosen = [k for k in np.flatnonzero(live) if (options is None and ids[k] not in snapshot.vols)
+              or (options is not None and ids[k] in options)]
+    if not chosen and not any(ids[k] in snapshot.marks for k in np.flatnonzero(ins.is_option)):
+        return snapshot, set()
+    pinned = {ids[k]: float(state.vol[k]) for k in chosen}
+    option_ids = set(ids[ins.is_option])
+    marks = {k: v for k, v in snapshot.marks.items() if k not in option_ids}
+    return replace(snapshot, marks=marks, vols={**snapshot.vols, **pinned}), set(pinned)
 
 
 def _moved_index(snapshot: MarketSnapshot, index: dict[str, float], underlying_of: dict[str, str], *,
@@ -175,6 +197,8 @@ class CoverageEngine:
         alerts: AlertConfig | None = None,
         compact_rows: int = 2048,
     ) -> None:
+        opening = resolve_market(snapshot, book.assets, book.instruments)  # raises before any state exists
+        book = _settled_at(book, opening)
         self._base = book
         self._snapshot = snapshot
         self.config = config
@@ -196,7 +220,8 @@ class CoverageEngine:
         p = self.alert_config.projected_breach
         self._sigma = account_volatility(book, config, p.default_volatility) if p else None
         state = resolve_market(snapshot, book.assets, book.instruments)
-        self._snapshot = snapshot = _marks_as_vols(snapshot, state, book)
+        self._snapshot, self._pinned = _pinned_vols(snapshot, state, book)
+        snapshot = self._snapshot
         self._full_recompute(state)
         at = snapshot.as_of
         self._monitor.update_accounts(at, np.arange(book.n_accounts), book.account_ids, self._result.coverage_ratio,
@@ -288,9 +313,18 @@ class CoverageEngine:
         for under in (surfaces or {}):
             if under not in self._asset_index:
                 raise InputError(f"unknown underlying {under!r}", file=ENGINE, record="surfaces", field=str(under))
-        snapshot = replace(self._snapshot, vols={**self._snapshot.vols, **{k: float(v) for k, v in vols.items()}},
+        # Options pinned from an old surface of a re-quoted underlying read the new surface (then pinned again).
+        ins = self._base.instruments
+        requoted = {str(i) for i, u in zip(ins.ids, ins.underlying, strict=True)
+                    if self._base.assets[u] in (surfaces or {}) and str(i) in self._pinned and str(i) not in vols}
+        kept = {k: v for k, v in self._snapshot.vols.items() if k not in requoted}
+        snapshot = replace(self._snapshot, vols={**kept, **{k: float(v) for k, v in vols.items()}},
                            surfaces={**self._snapshot.surfaces, **(surfaces or {})},
                            as_of=at or self._snapshot.as_of)
+        self._pinned -= set(vols)
+        if requoted:
+            state = resolve_market(snapshot, self._base.assets, ins)
+            snapshot, _ = _pinned_vols(snapshot, state, self._base, options=requoted)
         return self._tick(snapshot, at, "vols")
 
     def on_trade(self, account: str, instrument: str, quantity: float, price: float,
