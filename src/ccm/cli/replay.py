@@ -77,8 +77,9 @@ def replay(
                                      "shared data load as they are."),
     config: Path | None = typer.Option(None, "--config", "-c", help="Risk configuration YAML."),
     model: MarginModelName | None = typer.Option(None, "--model", help="Margin every account with this model."),
-    trades: Path | None = typer.Option(None, "--trades", help="CSV timestamp,account,instrument,quantity,price "
-                                       "(not supported yet: gives an error)."),
+    trades: Path | None = typer.Option(None, "--trades", help="CSV timestamp,account,instrument,quantity,price: "
+                                       "fills applied (through the real-time engine) at the first step at or "
+                                       "after their time."),
     start: str | None = typer.Option(None, "--from", help="First time kept (ISO date or date-time, UTC)."),
     end: str | None = typer.Option(None, "--to", help="End of the window, exclusive (--from 2021-05-01 --to "
                                    "2021-06-01 is May 2021)."),
