@@ -39,7 +39,7 @@ def test_database_is_at_the_head_revision_and_matches_the_tables(store):
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == head == "0001"
+        assert context.get_current_revision() == head == "0002"
         # the migration scripts and the live table definitions describe the same schema
         assert compare_metadata(context, metadata) == []
 

@@ -15,7 +15,8 @@ start). To draft one against a database at the previous head::
     command.revision(config, "add column x", autogenerate=True, rev_id="0002")
 """
 
-from ccm.store.records import AccountSnapshot, AlertRecord, AuditRecord, BookInfo, SystemSnapshot
+from ccm.store.keys import ROLES
+from ccm.store.records import AccountSnapshot, AlertRecord, ApiKeyRecord, AuditRecord, BookInfo, SystemSnapshot
 from ccm.store.store import (
     DEFAULT_PATH,
     STORE_ENV,
@@ -30,9 +31,11 @@ from ccm.store.store import (
 
 __all__ = [
     "DEFAULT_PATH",
+    "ROLES",
     "STORE_ENV",
     "AccountSnapshot",
     "AlertRecord",
+    "ApiKeyRecord",
     "AuditRecord",
     "BookInfo",
     "Store",

@@ -58,3 +58,21 @@ class AlertRecord:
     account: str | None  # None for system rules
     rule: str
     values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKeyRecord:
+    """An API key of the risk service, without its secret (the store never holds it)."""
+
+    id: int
+    name: str
+    role: Literal["admin", "risk", "account"]
+    accounts: tuple[str, ...]  # the account ids a role-``account`` key may see; () for the other roles
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    prefix: str  # the secret's first characters, to tell keys apart in listings
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None

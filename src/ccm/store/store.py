@@ -10,19 +10,20 @@ PostgreSQL's default ``synchronous_commit=on``, of the machine).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, insert, select, text
+from sqlalchemy import Engine, create_engine, event, func, insert, or_, select, text, update
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -30,8 +31,9 @@ from ccm.book import BookColumns
 from ccm.enums import STATUSES
 from ccm.errors import CcmError, InputError
 from ccm.io.book import book_to_dict, load_book_columns
-from ccm.store.records import AccountSnapshot, AlertRecord, AuditRecord, BookInfo, SystemSnapshot
-from ccm.store.tables import account_snapshots, alerts, as_utc, audit_log, books, system_snapshots
+from ccm.store import keys as _keys
+from ccm.store.records import AccountSnapshot, AlertRecord, ApiKeyRecord, AuditRecord, BookInfo, SystemSnapshot
+from ccm.store.tables import account_snapshots, alerts, api_keys, as_utc, audit_log, books, system_snapshots
 
 STORE_ENV = "CCM_STORE"
 DEFAULT_PATH = "ccm.sqlite"
@@ -255,6 +257,9 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # fingerprints of secrets this process already verified -> (key id, stored hash): spares the scrypt
+        # hash on every request while revocation still takes effect at once (the row is read every time)
+        self._verified_keys: dict[bytes, tuple[int, str]] = {}
 
     @property
     def url(self) -> str:
@@ -488,6 +493,85 @@ class Store:
         with self.engine.connect() as conn:
             return [AlertRecord(id=int(r.id), at=r.at, account=r.account, rule=r.rule, values=json.loads(r.values))
                     for r in conn.execute(stmt)]
+
+    # API keys of the risk service (ccm.store.keys): only salted hashes of the secrets are stored
+
+    def create_api_key(self, name: str, role: str, accounts: Iterable[str] = ()) -> tuple[ApiKeyRecord, str]:
+        """Create a key: ``role`` is ``admin``, ``risk`` or ``account`` (which needs ≥ 1 account id; the others
+        take none). Returns the record and the secret — the only time the secret is available."""
+        name, role, ids = _keys.validate(name, role, accounts)
+        secret = _keys.new_secret()
+        salt = _keys.new_salt()
+        row = {"name": name, "role": role, "accounts": json.dumps(list(ids)),
+               "prefix": secret[:_keys.PREFIX_LENGTH], "salt": salt.hex(),
+               "hash": _keys.hash_secret(secret, salt).hex(), "created_at": _now()}
+        with self.engine.begin() as conn:
+            key_id = int(conn.execute(insert(api_keys).values(**row).returning(api_keys.c.id)).scalar_one())
+        return ApiKeyRecord(id=key_id, name=name, role=role, accounts=ids,  # type: ignore[arg-type]
+                            created_at=row["created_at"], revoked_at=None, last_used_at=None,
+                            prefix=row["prefix"]), secret
+
+    def list_api_keys(self, include_revoked: bool = False) -> list[ApiKeyRecord]:
+        """The keys (without secrets), oldest first; revoked ones only with ``include_revoked``."""
+        stmt = select(api_keys).order_by(api_keys.c.id)
+        if not include_revoked:
+            stmt = stmt.where(api_keys.c.revoked_at.is_(None))
+        with self.engine.connect() as conn:
+            return [_keys.record(r) for r in conn.execute(stmt)]
+
+    def get_api_key(self, key_id: int) -> ApiKeyRecord | None:
+        """Key ``key_id`` (revoked or not), None if there is none."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.id == _key_id(key_id))).first()
+        return None if row is None else _keys.record(row)
+
+    def revoke_api_key(self, key_id: int) -> bool:
+        """Revoke key ``key_id`` at once; False when there is no such key or it was already revoked."""
+        stmt = (update(api_keys).where(api_keys.c.id == _key_id(key_id), api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=_now()))
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def authenticate(self, secret: str) -> ApiKeyRecord | None:
+        """The live key whose secret is ``secret``; None for a malformed, unknown or revoked one.
+
+        Records the use in ``last_used_at`` at most once a minute per key, so most calls only read.
+        """
+        if not _keys.well_formed(secret):
+            return None
+        stmt = select(api_keys).where(api_keys.c.prefix == secret[:_keys.PREFIX_LENGTH],
+                                      api_keys.c.revoked_at.is_(None)).order_by(api_keys.c.id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        fingerprint = _keys.fingerprint(secret)
+        found = None
+        for row in rows:
+            if self._verified_keys.get(fingerprint) == (int(row.id), row.hash) or _keys.matches(secret, row.salt,
+                                                                                               row.hash):
+                found = row
+                break
+        if found is None:
+            return None
+        if len(self._verified_keys) >= 10_000:
+            self._verified_keys.clear()
+        self._verified_keys[fingerprint] = (int(found.id), found.hash)
+        key = _keys.record(found)
+        now = _now()
+        if key.last_used_at is None or now - key.last_used_at >= timedelta(seconds=_keys.LAST_USED_RESOLUTION_S):
+            stale = now - timedelta(seconds=_keys.LAST_USED_RESOLUTION_S)
+            stmt_update = (update(api_keys).where(api_keys.c.id == key.id, or_(api_keys.c.last_used_at.is_(None),
+                                                                               api_keys.c.last_used_at <= stale))
+                           .values(last_used_at=now))
+            with self.engine.begin() as conn:
+                if conn.execute(stmt_update).rowcount == 1:
+                    key = dataclasses.replace(key, last_used_at=now)
+        return key
+
+
+def _key_id(key_id: Any) -> int:
+    if isinstance(key_id, bool) or not isinstance(key_id, int | np.integer):
+        raise InputError(f"expected an integer key id, got {key_id!r}", field="key_id")
+    return int(key_id)
 
 
 def rebuild(store: Store) -> tuple[BookColumns, list[AuditRecord]]:

@@ -123,3 +123,21 @@ alerts = Table(
     Index("ix_alerts_account_at", "account", "at"),
     sqlite_autoincrement=True,
 )
+
+# Keys of the risk service. Only a salted scrypt hash of each secret is kept, with a short non-secret prefix
+# of it to find the row without hashing against every key.
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", Key, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),  # admin | risk | account
+    Column("accounts", Text, nullable=False),  # JSON list of account ids (role account), else []
+    Column("prefix", String(32), nullable=False),  # the secret's first characters (not enough to guess it)
+    Column("salt", String(64), nullable=False),  # hex
+    Column("hash", String(128), nullable=False),  # hex scrypt(secret, salt)
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime()),
+    Column("last_used_at", UtcDateTime()),
+    Index("ix_api_keys_prefix", "prefix"),
+    sqlite_autoincrement=True,
+)
