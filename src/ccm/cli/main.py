@@ -194,6 +194,7 @@ def version() -> None:
 
 
 def _register() -> None:
+    from ccm.cli.keys import keys_app
     from ccm.cli.monitor import monitor
     from ccm.cli.replay import replay
     from ccm.cli.stress import stress
@@ -201,6 +202,7 @@ def _register() -> None:
     app.command()(stress)
     app.command()(monitor)
     app.command()(replay)
+    app.add_typer(keys_app, name="keys")
 
 
 _register()
