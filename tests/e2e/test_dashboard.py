@@ -48,8 +48,7 @@ class _Server:
         import uvicorn
 
         self.port = _free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets-sansio"
-                                if importlib.util.find_spec("websockets") else "auto", lifespan="on")
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -147,8 +146,8 @@ def test_login_table_account_page_and_live_update(service: tuple[str, str], page
     expect(page.get_by_test_id("system-coverage")).not_to_have_text("—")
 
     # sort by a header click and filter by status
-    page.locator("th[data-sort='account'] button").click()
-    expect(page.locator("th[data-sort='account']")).to_have_attribute("aria-sort", "ascending")
+    page.locator("th[data-sort='shortfall'] button").click()
+    expect(page.locator("th[data-sort='shortfall']")).to_have_attribute("aria-sort", "descending")
     page.get_by_test_id("filter-status").select_option(status.replace(" ", "_"))
     expect(rows.first.get_by_test_id("cell-status")).to_have_text(status)
     with page.expect_response(lambda r: "/api/v1/accounts?" in r.url and "status=" not in r.url):
@@ -168,13 +167,18 @@ def test_login_table_account_page_and_live_update(service: tuple[str, str], page
     page.wait_for_function(
         "b => document.querySelector('[data-testid=system-updated]').dataset.at !== b", arg=before, timeout=15_000)
 
-    # the stress panel answers with scenarios
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "account.png"), full_page=True)
+
+    # back to the table; the stress panel answers with scenarios
+    page.get_by_test_id("back").click()
+    expect(page.get_by_test_id("overview")).to_be_visible()
+    expect(rows.first).to_be_visible()
     page.get_by_test_id("run-stress").click()
     expect(page.get_by_test_id("stress-row").first).to_be_visible(timeout=120_000)
-
-    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 
     assert page.errors == [], page.errors  # type: ignore[attr-defined]
-    foreign = [u for u in page.requests if not u.startswith(base) and not u.startswith(base.replace("http", "ws"))]  # type: ignore[attr-defined]
+    local = (base, base.replace("http", "ws", 1))
+    foreign = [u for u in page.requests if not u.startswith(local)]  # type: ignore[attr-defined]
     assert foreign == [], f"the dashboard must work offline, it fetched {foreign}"

@@ -29,7 +29,7 @@ function pct(v) { return v === null || v === undefined ? "—" : `${(v * 100).to
 function when(at) {
   if (!at) return "—";
   const d = new Date(at);
-  return Number.isNaN(d.getTime()) ? String(at) : d.toLocaleTimeString();
+  return Number.isNaN(d.getTime()) ? String(at) : `${d.toISOString().slice(11, 19)} UTC`;
 }
 function label(s) { return String(s || "").replace("_", " "); }
 function el(tag, attrs = {}, ...children) {
@@ -130,7 +130,8 @@ function renderGauges({ coverage, shortfall, fund, counts, at }) {
   $("g-shortfall").textContent = usd(shortfall);
   $("g-shortfall").className = `value big ${shortfall > 0 ? "bad" : "good"}`;
   $("g-fund").textContent = fund === null || fund === undefined ? "n/a" : ratio(fund);
-  $("g-fund").className = `value big ${fund !== null && fund !== undefined && fund < 1 ? "bad" : "good"}`;
+  const noFund = fund === null || fund === undefined;
+  $("g-fund").className = `value big ${noFund ? "muted" : fund < 1 ? "bad" : "good"}`;
   if (counts) renderStatusCounts(counts);
   const t = $("g-updated");
   t.textContent = when(at); t.dateTime = at || ""; t.dataset.at = at || "";
@@ -199,6 +200,7 @@ async function openAccount(id) {
         if (e instanceof AuthError) throw e; return { body: { items: [] } }; }),
     ]);
     if (state.account !== id) return;
+    state.record = rec;
     renderAccountRecord(rec);
     renderPositions(rec);
     state.history = hist.body.items || [];
@@ -241,6 +243,17 @@ function renderPositions(r) {
   }
   if (!Object.keys(r.collateral || {}).length) tc.append(el("tr", {}, el("td", { colspan: 2, class: "muted" }, "none")));
 }
+function niceTicks(lo, hi, n = 5) {
+  const span = hi - lo || 1;
+  const raw = span / (n - 1);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw) || 10 * mag;
+  const start = Math.floor(lo / step) * step;
+  const out = [];
+  for (let v = start; v <= hi + step * 1e-9; v += step) out.push(+v.toFixed(10));
+  if (out[out.length - 1] < hi) out.push(+(out[out.length - 1] + step).toFixed(10));
+  return out;
+}
 function renderHistory(items) {
   const fig = $("a-chart");
   const pts = items.filter((h) => h.coverage_ratio !== null && h.coverage_ratio !== undefined
@@ -249,16 +262,20 @@ function renderHistory(items) {
   if (!pts.length) { fig.replaceChildren(el("p", { class: "muted", "data-testid": "history-empty" }, "no history yet")); return; }
   const W = 800, H = 220, L = 50, R = 10, T = 10, B = 28;
   const t0 = pts[0].t, t1 = pts.length > 1 ? pts[pts.length - 1].t : pts[0].t + 1;
-  let vmin = Math.min(...pts.map((p) => p.v), 0.9), vmax = Math.max(...pts.map((p) => p.v), 1.3);
-  vmax = Math.min(vmax, Math.max(5, vmin + 1)); // keep huge ratios from flattening the interesting band
+  let lo = Math.min(...pts.map((p) => p.v)), hi = Math.max(...pts.map((p) => p.v));
+  if (lo < 1.6) { lo = Math.min(lo, 0.9); hi = Math.max(hi, 1.3); } // show the margin-call / liquidation band
+  const pad = (hi - lo) * 0.08 || Math.abs(hi) * 0.05 || 0.1;
+  const ticks = niceTicks(lo - pad, hi + pad);
+  const vmin = ticks[0], vmax = ticks[ticks.length - 1];
   const x = (t) => L + (W - L - R) * (t - t0) / (t1 - t0 || 1);
-  const y = (v) => T + (H - T - B) * (1 - (Math.min(v, vmax) - vmin) / (vmax - vmin || 1));
+  const y = (v) => T + (H - T - B) * (1 - (v - vmin) / (vmax - vmin || 1));
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img",
     "aria-label": `coverage history, ${pts.length} points, latest ${ratio(pts[pts.length - 1].v)}` });
-  for (let i = 0; i <= 4; i++) {
-    const v = vmin + (vmax - vmin) * i / 4;
+  const digits = vmax - vmin < 0.5 ? 3 : 2;
+  for (const v of ticks) {
     s.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: y(v), y2: y(v) }));
-    const tx = svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }); tx.textContent = v.toFixed(2); s.append(tx);
+    const tx = svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }); tx.textContent = v.toFixed(digits);
+    s.append(tx);
   }
   for (const [thr, colour] of [[1, STATUS_COLOURS.liquidation], [1.2, STATUS_COLOURS.margin_call]]) {
     if (thr > vmin && thr < vmax) {
@@ -268,7 +285,7 @@ function renderHistory(items) {
   s.append(svg("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }),
     svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
   for (const [t, anchor] of [[t0, "start"], [t1, "end"]]) {
-    const tx = svg("text", { x: x(t), y: H - 8, "text-anchor": anchor }); tx.textContent = new Date(t).toLocaleTimeString();
+    const tx = svg("text", { x: x(t), y: H - 8, "text-anchor": anchor }); tx.textContent = when(new Date(t).toISOString());
     s.append(tx);
   }
   const d = pts.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(" ");
@@ -295,7 +312,7 @@ async function runStress() {
       }
     }
     renderStress(body);
-    $("stress-state").textContent = `finished at ${new Date().toLocaleTimeString()}`;
+    $("stress-state").textContent = `finished at ${when(new Date().toISOString())}`;
   } catch (err) {
     if (err instanceof AuthError) handle(err); else $("stress-state").textContent = `stress failed: ${err.message}`;
   } finally { btn.disabled = false; }
@@ -315,7 +332,7 @@ function renderStress(doc) {
     tb.append(el("tr", { "data-testid": "stress-row" }, el("td", {}, s.name), el("td", {}, s.date || ""),
       el("td", { class: "num" }, usd(s.system_uncovered_loss)),
       el("td", { class: "num" }, (s.accounts_breached ?? 0).toLocaleString("en-US")),
-      el("td", {}, (s.worst_accounts || []).slice(0, 3).map((a) => `${a.account} ${usd(a.uncovered_loss)}`).join(", "))));
+      el("td", { class: "losers" }, (s.worst_accounts || []).slice(0, 3).map((a) => `${a.account} ${usd(a.uncovered_loss)}`).join(", "))));
   }
 }
 
@@ -351,7 +368,12 @@ function onMessage(m) {
     if (!$("overview").hidden && !tableRefresh) tableRefresh = setTimeout(() => { tableRefresh = null; loadAccounts(); }, 5000);
   } else if (m.type === "account") {
     if (m.account === state.account && !$("account").hidden) {
-      renderAccountRecord(m);
+      // a pushed record without contributors keeps the last known ones (from the full REST record)
+      const prev = state.record && state.record.account === m.account ? state.record : {};
+      const merged = { ...prev, ...m };
+      if (!(m.contributors || []).length && (prev.contributors || []).length) merged.contributors = prev.contributors;
+      state.record = merged;
+      renderAccountRecord(merged);
       if (m.coverage_ratio !== undefined) {
         state.history = [...(state.history || []), { at: m.at || new Date().toISOString(), coverage_ratio: m.coverage_ratio }];
         renderHistory(state.history.slice(-2000));
@@ -371,6 +393,7 @@ function addAlert(a) {
     el("div", { class: "muted" }, vals));
   const st = a.values && a.values.status;
   if (st && STATUS_COLOURS[st]) li.style.borderLeftColor = STATUS_COLOURS[st];
+  document.getElementById("alerts-empty")?.remove();
   ol.prepend(li);
   while (ol.children.length > 200) ol.lastChild.remove();
 }
@@ -378,7 +401,7 @@ async function loadAlerts() {
   try {
     const { body } = await api("/api/v1/alerts");
     const items = (body.items || []).slice(-50);
-    $("alerts").replaceChildren();
+    if (items.length) $("alerts").replaceChildren();
     for (const a of items) addAlert(a);
     for (const li of $("alerts").children) li.classList.remove("new");
   } catch (err) { handle(err); }
