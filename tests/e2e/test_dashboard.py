@@ -27,12 +27,12 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-ru
 REAL_APP = importlib.util.find_spec("ccm.service.app") is not None and not os.environ.get("CCM_E2E_STUB")
 
 
-def _require_browser() -> None:
-    if CHROMIUM.exists():
+def _require_browser(chromium: Path = CHROMIUM) -> None:
+    if chromium.exists():
         return
     if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing in CI: .ci/run installs Debian's chromium through apt")
-    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); never downloaded by the tests")
+        pytest.fail(f"{chromium} is missing in CI: .ci/run installs Debian's chromium through apt")
+    pytest.skip(f"{chromium} not installed (apt-get install chromium); never downloaded by the tests")
 
 
 def _free_port() -> int:
@@ -182,3 +182,13 @@ def test_login_table_account_page_and_live_update(service: tuple[str, str], page
     local = (base, base.replace("http", "ws", 1))
     foreign = [u for u in page.requests if not u.startswith(local)]  # type: ignore[attr-defined]
     assert foreign == [], f"the dashboard must work offline, it fetched {foreign}"
+
+
+def test_missing_browser_skips_locally_and_fails_in_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    absent = tmp_path / "no-chromium"
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="not installed"):
+        _require_browser(absent)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="missing in CI"):
+        _require_browser(absent)
