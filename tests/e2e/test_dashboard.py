@@ -163,9 +163,14 @@ def test_login_table_account_page_and_live_update(service: tuple[str, str], page
 
     # a live update arrives over the WebSocket: the system gauge's timestamp changes
     expect(page.get_by_test_id("ws-state")).to_have_text("live", timeout=15_000)
-    before = page.get_by_test_id("system-updated").get_attribute("data-at")
+    # (first a pushed system message, then another one with a later timestamp)
+    updated = page.get_by_test_id("system-updated")
+    expect(updated).to_have_attribute("data-source", "ws", timeout=15_000)
+    before = updated.get_attribute("data-at")
     page.wait_for_function(
         "b => document.querySelector('[data-testid=system-updated]').dataset.at !== b", arg=before, timeout=15_000)
+    assert updated.get_attribute("data-source") == "ws"
+    assert updated.get_attribute("data-at") > before  # ISO timestamps of the same zone sort as text
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "account.png"), full_page=True)

@@ -123,7 +123,7 @@ function renderStatusCounts(counts) {
     ul.append(el("li", { "data-testid": `count-${st}` }, badge(st), el("span", {}, n.toLocaleString("en-US"))));
   }
 }
-function renderGauges({ coverage, shortfall, fund, counts, at }) {
+function renderGauges({ coverage, shortfall, fund, counts, at, source = "rest" }) {
   $("g-coverage").textContent = ratio(coverage);
   $("g-coverage").className = `value ${coverage !== null && coverage < 1 ? "bad" : "good"}`;
   $("g-coverage-dial").replaceChildren(dial(coverage));
@@ -134,14 +134,14 @@ function renderGauges({ coverage, shortfall, fund, counts, at }) {
   $("g-fund").className = `value big ${noFund ? "muted" : fund < 1 ? "bad" : "good"}`;
   if (counts) renderStatusCounts(counts);
   const t = $("g-updated");
-  t.textContent = when(at); t.dateTime = at || ""; t.dataset.at = at || "";
+  t.textContent = when(at); t.dateTime = at || ""; t.dataset.at = at || ""; t.dataset.source = source;
 }
 function renderSystem(sys) {
   state.system = sys;
   $("g-equity").textContent = usd(sys.total_adjusted_equity);
   $("g-mm").textContent = usd(sys.total_maintenance_margin);
   renderGauges({ coverage: sys.system_coverage_ratio, shortfall: sys.total_shortfall,
-    fund: sys.fund_coverage, counts: sys.by_status, at: sys.at || new Date().toISOString() });
+    fund: sys.fund_coverage, counts: sys.by_status, at: sys.at || "" }); // no wall clock: the feed may run on its own
 }
 
 // ---------- accounts table ----------
@@ -363,7 +363,7 @@ let tableRefresh = null;
 function onMessage(m) {
   if (m.type === "system") {
     renderGauges({ coverage: m.system_coverage_ratio, shortfall: m.total_shortfall, fund: m.fund_coverage,
-      counts: m.accounts_by_status, at: m.at || new Date().toISOString() });
+      counts: m.accounts_by_status, at: m.at || new Date().toISOString(), source: "ws" });
     // refresh the visible table page at most every 5 s so rows follow the feed without flooding the API
     if (!$("overview").hidden && !tableRefresh) tableRefresh = setTimeout(() => { tableRefresh = null; loadAccounts(); }, 5000);
   } else if (m.type === "account") {
