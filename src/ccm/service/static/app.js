@@ -321,7 +321,8 @@ function renderStress(doc) {
   const sum = $("stress-summary");
   const fund = doc.fund_coverage;
   const parts = [["Cover-1", usd(doc.cover_1), doc.cover_1_scenario], ["Cover-2", usd(doc.cover_2), doc.cover_2_scenario],
-    ["Fund coverage", fund === null || fund === undefined ? "n/a" : ratio(fund), ""],
+    ["Fund coverage", fund === null || fund === undefined ? "n/a" : ratio(fund),
+      doc.fund === undefined || doc.fund === null ? "" : `default fund ${usd(doc.fund)}`],
     ["VaR", usd(doc.var), doc.confidence ? `${Math.round(doc.confidence * 100)}%` : ""], ["ES", usd(doc.es), ""]];
   sum.replaceChildren(...parts.map(([k, v, note]) => el("div", { "data-testid": `stress-${k.toLowerCase().replace(/\W+/g, "-")}` },
     el("span", { class: "muted small" }, k), el("b", {}, v), note ? el("span", { class: "muted small" }, note) : "")));
@@ -332,7 +333,8 @@ function renderStress(doc) {
     tb.append(el("tr", { "data-testid": "stress-row" }, el("td", {}, s.name), el("td", {}, s.date || ""),
       el("td", { class: "num" }, usd(s.system_uncovered_loss)),
       el("td", { class: "num" }, (s.accounts_breached ?? 0).toLocaleString("en-US")),
-      el("td", { class: "losers" }, (s.worst_accounts || []).slice(0, 3).map((a) => `${a.account} ${usd(a.uncovered_loss)}`).join(", "))));
+      el("td", { class: "losers" }, ...(s.worst_accounts || []).slice(0, 3).flatMap((a, i) => [i ? ", " : "",
+        el("span", { class: "nowrap" }, `${a.account} ${usd(a.uncovered_loss)}`)]))));
   }
 }
 
