@@ -197,11 +197,13 @@ def _register() -> None:
     from ccm.cli.keys import keys_app
     from ccm.cli.monitor import monitor
     from ccm.cli.replay import replay
+    from ccm.cli.serve import serve
     from ccm.cli.stress import stress
 
     app.command()(stress)
     app.command()(monitor)
     app.command()(replay)
+    app.command()(serve)
     app.add_typer(keys_app, name="keys")
 
 

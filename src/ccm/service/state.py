@@ -1,0 +1,270 @@
+"""What the running service holds: the live book (engine + store), one engine thread, the WebSocket hub,
+the background writer and the stress jobs. Created in the app's lifespan, kept in ``app.state.service``."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import math
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from ccm.engine import Alert, AlertConfig, CoverageEngine, MetricsChanged, event_to_dict
+from ccm.enums import STATUSES
+from ccm.errors import InputError
+from ccm.io.results import account_records
+from ccm.market.snapshot import MarketSnapshot
+from ccm.risk.config import RiskConfig
+from ccm.service.settings import ServiceSettings
+from ccm.store import Store
+from ccm.store.background import BackgroundWriter, MetricsSnapshot
+from ccm.store.live import LiveBook
+
+log = logging.getLogger(__name__)
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def take_result(result: Any, rows: np.ndarray) -> Any:
+    """A view of ``result`` (a CoverageResult) restricted to ``rows`` that ``account_records`` can read."""
+    n = result.n_accounts
+    values = {}
+    for f in dataclasses.fields(result):
+        value = getattr(result, f.name)
+        if isinstance(value, np.ndarray) and value.shape[:1] == (n,):
+            value = value[rows]
+        values[f.name] = value
+    c = result.contributors
+    values["contributors"] = SimpleNamespace(label=c.label[rows], share=c.share[rows], amount=c.amount[rows],
+                                             labels=c.labels, kinds=c.kinds)
+    values["n_accounts"] = int(len(rows))
+    return SimpleNamespace(**values)
+
+
+def records_of(result: Any, rows: np.ndarray) -> list[dict[str, Any]]:
+    return account_records(take_result(result, np.asarray(rows, dtype=np.int64)))
+
+
+def system_message(system: Any, at: Any) -> dict[str, Any]:
+    """The WebSocket ``system`` message of an engine SystemSnapshot."""
+    return {"type": "system", "at": at.isoformat(), "system_coverage_ratio": _num(system.system_coverage_ratio),
+            "total_shortfall": _num(system.total_shortfall), "accounts_by_status": dict(system.by_status),
+            "fund_coverage": _num(system.fund_coverage) if system.fund_usd is not None else None}
+
+
+@dataclass(eq=False)
+class Client:
+    """One WebSocket connection: its role, the accounts it may see and subscribed to, and its outbox."""
+
+    role: str
+    allowed: frozenset[str] | None  # None = every account
+    queue: asyncio.Queue
+    subscribed: set[str] = field(default_factory=set)
+
+    def may_see(self, account: str | None) -> bool:
+        if self.allowed is None:
+            return True
+        return account is not None and account in self.allowed
+
+
+@dataclass
+class StressJob:
+    id: str
+    status: str = "running"
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class ServiceState:
+    """The service's live state; every engine read and write runs on the single engine thread."""
+
+    def __init__(self, settings: ServiceSettings, store: Store, live: LiveBook, market: MarketSnapshot,
+                 config: RiskConfig, alerts: AlertConfig, *, key_store: Any = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.live = live
+        self.market = market
+        self.config = config
+        self.alert_config = alerts
+        self.key_store = key_store if key_store is not None else store
+        self.engine_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ccm-engine")
+        self.stress_pool = ThreadPoolExecutor(max_workers=settings.stress_workers, thread_name_prefix="ccm-stress")
+        self.writer = BackgroundWriter(store, interval_s=settings.writer_interval)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.clients: set[Client] = set()
+        self.jobs: dict[str, StressJob] = {}
+        self.feed_task: asyncio.Task | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._attach(live.engine)
+
+    @property
+    def engine(self) -> CoverageEngine:
+        return self.live.engine
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn`` on the engine thread (the engine is single-threaded)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.engine_thread, lambda: fn(*args, **kwargs))
+
+    # -- engine events → store and WebSocket clients (called on the engine thread) ---------------------
+    def _attach(self, engine: CoverageEngine) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._unsubscribe = engine.subscribe(self._on_event)
+        self._offer_snapshot(engine.snapshot.as_of)
+
+    def _offer_snapshot(self, at: Any) -> None:
+        engine = self.engine
+        r, s = engine.metrics, engine.system_snapshot
+        self.writer.offer(MetricsSnapshot(
+            at=at, account=r.account_ids.copy(), adjusted_equity=r.adjusted_equity.copy(),
+            maintenance_margin=r.maintenance_margin.copy(), initial_margin=r.initial_margin.copy(),
+            coverage_ratio=r.coverage_ratio.copy(), status=r.status.copy(),
+            system={"total_adjusted_equity": s.total_adjusted_equity,
+                    "total_maintenance_margin": s.total_maintenance_margin,
+                    "system_coverage_ratio": s.system_coverage_ratio, "total_shortfall": s.total_shortfall,
+                    "accounts_by_status": s.by_status}))
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, MetricsChanged):
+            self._offer_snapshot(event.at)
+            self._push_metrics(event)
+        elif isinstance(event, Alert):
+            self.writer.alert(event.rule, dict(event.values), event.account, event.at)
+            message = event_to_dict(event)
+            self._broadcast(lambda c: message if c.may_see(event.account) else None)
+
+    def _push_metrics(self, event: MetricsChanged) -> None:
+        system = system_message(event.system, event.at)
+        changed = {str(a) for a in event.accounts}
+        wanted = set().union(*(c.subscribed for c in self.clients)) & changed if self.clients else set()
+        records: dict[str, dict[str, Any]] = {}
+        if wanted:
+            index = self.engine.book.account_index()
+            rows = np.array(sorted(index[a] for a in wanted if a in index), dtype=np.int64)
+            for rec in records_of(self.engine.metrics, rows):
+                records[rec["account"]] = {"type": "account", "at": event.at.isoformat(), **rec}
+        for client in list(self.clients):
+            messages = [system] + [records[a] for a in sorted(client.subscribed & records.keys())]
+            self._send(client, messages)
+
+    def _broadcast(self, message_for: Callable[[Client], dict | None]) -> None:
+        for client in list(self.clients):
+            message = message_for(client)
+            if message is not None:
+                self._send(client, [message])
+
+    def _send(self, client: Client, messages: list[dict]) -> None:
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+
+        def put() -> None:
+            for m in messages:
+                if client.queue.full():  # a slow client loses its oldest messages, never blocks the engine
+                    try:
+                        client.queue.get_nowait()
+                    except asyncio.QueueEmpty:
+                        pass
+                client.queue.put_nowait(m)
+
+        try:
+            loop.call_soon_threadsafe(put)
+        except RuntimeError:  # loop closed during shutdown
+            pass
+
+    # -- book replacement (engine thread) -----------------------------------------------------------
+    def replace_book(self, columns: Any, name: str) -> int:
+        """Save ``columns`` as the latest book and restart the engine on it; returns the number of accounts."""
+        book = columns.build()
+        CoverageEngine(book, self.market, self.config, alerts=self.alert_config)  # refuse before saving
+        self.store.save_book(columns, name)
+        live = LiveBook.open(self.store, self.market, self.config, alerts=self.alert_config)
+        self.live = live
+        self._attach(live.engine)
+        return live.engine.metrics.n_accounts
+
+    # -- stress jobs -----------------------------------------------------------------------------------
+    def new_job(self) -> StressJob:
+        job = StressJob(id=uuid.uuid4().hex)
+        self.jobs[job.id] = job
+        return job
+
+    async def close(self) -> None:
+        if self.feed_task is not None:
+            self.feed_task.cancel()
+            try:
+                await self.feed_task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.engine_thread.shutdown(wait=True)
+        self.stress_pool.shutdown(wait=False, cancel_futures=True)
+        self.writer.close()
+
+
+def load_upload(files: dict[str, tuple[str, bytes]]) -> Any:
+    """BookColumns of uploaded files: one ``.json``/``.yaml`` document, or ``instruments``, ``positions``,
+    ``collateral`` tables (all .csv or all .parquet). ``files``: form field → (filename, content)."""
+    from ccm.io.book import load_book_columns
+
+    tmp = Path(tempfile.mkdtemp(prefix="ccm-upload-"))
+    try:
+        documents = [(f, n, c) for f, (n, c) in files.items()
+                     if Path(n or "").suffix.lower() in (".json", ".yaml", ".yml")]
+        if documents:
+            if len(files) != 1:
+                raise InputError("upload one book document, or the three tables, not both", field="files")
+            _, name, content = documents[0]
+            path = tmp / f"book{Path(name).suffix.lower()}"
+            path.write_bytes(content)
+            return load_book_columns(path)
+        tables = {"instruments", "positions", "collateral"}
+        formats = set()
+        for form_field, (name, content) in files.items():
+            stem, suffix = Path(name or form_field).stem.lower(), Path(name or "").suffix.lower()
+            table = form_field if form_field in tables else stem
+            if table not in tables:
+                raise InputError(f"unexpected file {name!r}", field=form_field,
+                                 hint="send instruments, positions and collateral (.csv or .parquet), or one .json")
+            fmt = suffix.lstrip(".") or "csv"
+            if fmt not in ("csv", "parquet"):
+                raise InputError(f"cannot read a {suffix} table", field=form_field, hint="use .csv or .parquet")
+            formats.add(fmt)
+            (tmp / f"{table}.{fmt}").write_bytes(content)
+        if len(formats) > 1:
+            raise InputError("mixed CSV and Parquet tables", field="files", hint="send all three in one format")
+        missing = [t for t in sorted(tables) if not any((tmp / f"{t}.{f}").exists() for f in ("csv", "parquet"))]
+        if missing:
+            raise InputError(f"missing table {missing[0]}", field=missing[0],
+                             hint="send instruments, positions and collateral")
+        try:
+            return load_book_columns(tmp)
+        except InputError as err:
+            raise InputError(err.message, file=Path(err.file).name if err.file else None, record=err.record,
+                             field=err.field, hint=err.hint) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def statuses() -> list[str]:
+    return [s.value for s in STATUSES]
+
+
+__all__ = ["Client", "ServiceState", "StressJob", "load_upload", "records_of", "replace", "system_message"]
