@@ -69,7 +69,10 @@ class _Server:
         self.thread.join(timeout=15)
 
 
-def _real_app(tmp_path: Path) -> tuple[Any, str]:
+HOLDER_ACCOUNTS = ("acc-0000001", "acc-0000002")
+
+
+def _real_app(tmp_path: Path) -> tuple[Any, str, str]:
     from ccm.service.app import create_app
     from ccm.service.settings import ServiceSettings
     from ccm.store import open_store
@@ -77,15 +80,18 @@ def _real_app(tmp_path: Path) -> tuple[Any, str]:
     url = f"sqlite:///{tmp_path / 'ccm.sqlite'}"
     with open_store(url) as store:
         _, secret = store.create_api_key("e2e", "admin")
+        _, holder = store.create_api_key("e2e holder", "account", HOLDER_ACCOUNTS)
     settings = ServiceSettings(store=url, demo=True, demo_accounts=300, feed_interval=0.3, writer_interval=0.5,
                                rate_limit=0)
-    return create_app(settings), secret
+    return create_app(settings), secret, holder
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[tuple[str, str]]:
+def service(tmp_path: Path) -> Iterator[tuple[str, str, str | None]]:
+    """(base URL, admin key, account-holder key or None for the stand-in)."""
+    holder: str | None = None
     if REAL_APP:
-        app, key = _real_app(tmp_path)
+        app, key, holder = _real_app(tmp_path)
     else:  # only until ccm.service.app lands: the stand-in serves the same endpoints with canned data
         from .stub_app import create_stub_app
 
@@ -94,13 +100,13 @@ def service(tmp_path: Path) -> Iterator[tuple[str, str]]:
     server = _Server(app)
     server.start()
     try:
-        yield server.url, key
+        yield server.url, key, holder
     finally:
         server.stop()
 
 
 @pytest.fixture
-def page(service: tuple[str, str]) -> Iterator[Any]:
+def page(service: tuple[str, str, str | None]) -> Iterator[Any]:
     _require_browser()
     from playwright.sync_api import sync_playwright
 
@@ -121,10 +127,10 @@ def page(service: tuple[str, str]) -> Iterator[Any]:
             browser.close()
 
 
-def test_login_table_account_page_and_live_update(service: tuple[str, str], page: Any) -> None:
+def test_login_table_account_page_and_live_update(service: tuple[str, str, str | None], page: Any) -> None:
     from playwright.sync_api import expect
 
-    base, key = service
+    base, key, _ = service
     page.set_default_timeout(20_000)
     page.goto(base + "/")
 
@@ -187,6 +193,32 @@ def test_login_table_account_page_and_live_update(service: tuple[str, str], page
     local = (base, base.replace("http", "ws", 1))
     foreign = [u for u in page.requests if not u.startswith(local)]  # type: ignore[attr-defined]
     assert foreign == [], f"the dashboard must work offline, it fetched {foreign}"
+
+
+def test_account_key_sees_only_its_accounts_and_no_system_view(service: tuple[str, str, str | None],
+                                                               page: Any) -> None:
+    from playwright.sync_api import expect
+
+    base, _, holder = service
+    if holder is None:
+        pytest.skip("roles need the real service (the stand-in has one key)")
+    page.set_default_timeout(20_000)
+    page.goto(base + "/")
+    page.get_by_test_id("api-key").fill(holder)
+    page.get_by_test_id("login-submit").click()
+    rows = page.get_by_test_id("account-row")
+    expect(rows.first).to_be_visible()
+    expect(page.get_by_test_id("gauges")).to_be_hidden()  # the system view is not for account keys
+    shown = {rows.nth(i).get_attribute("data-account") for i in range(rows.count())}
+    assert shown and shown <= set(HOLDER_ACCOUNTS), shown
+    rows.first.click()
+    expect(page.get_by_test_id("account-page")).to_be_visible()
+    expect(page.get_by_test_id("account-metrics")).to_contain_text("Maintenance margin")
+    page.get_by_test_id("run-stress").click()
+    expect(page.get_by_test_id("stress-state")).to_have_text("this key may not run stress tests")
+    expect(page.get_by_test_id("account-page")).to_be_visible()  # not logged out by the refusal
+    assert page.evaluate("sessionStorage.getItem('ccm.apiKey')") == holder  # still signed in
+    assert page.errors == [], page.errors  # type: ignore[attr-defined]
 
 
 def test_missing_browser_skips_locally_and_fails_in_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,12 +50,14 @@ function svg(tag, attrs = {}) {
 
 // ---------- API ----------
 class AuthError extends Error {}
+class ForbiddenError extends Error {}
 async function api(path, options = {}) {
   const key = sessionStorage.getItem(KEY);
   const headers = { "X-API-Key": key || "", Accept: "application/json", ...(options.headers || {}) };
   if (options.body) headers["Content-Type"] = "application/json";
   const res = await fetch(path, { ...options, headers });
-  if (res.status === 401 || res.status === 403) throw new AuthError(`${res.status}`);
+  if (res.status === 401) throw new AuthError("401");
+  if (res.status === 403) throw new ForbiddenError("this key's role may not do this");
   let body = null;
   try { body = await res.json(); } catch { body = null; }
   if (!res.ok) throw new Error((body && (body.detail?.toString?.() || body.error)) || `HTTP ${res.status}`);
@@ -81,19 +83,30 @@ function logout(message = "") {
 async function login(key) {
   sessionStorage.setItem(KEY, key);
   try {
-    await api("/api/v1/system").then(({ body }) => renderSystem(body));
+    await api("/api/v1/accounts?limit=1"); // every role may list (an account key sees its own accounts)
   } catch (err) {
     sessionStorage.removeItem(KEY);
     showLogin(err instanceof AuthError ? "That key was not accepted." : `Cannot reach the service: ${err.message}`);
     return;
   }
   $("login").hidden = true; $("app").hidden = false; $("logout").hidden = false;
+  loadSystem();
   connectWs();
   route();
   loadAlerts();
 }
 
 // ---------- system gauges ----------
+async function loadSystem() {
+  try {
+    const { body } = await api("/api/v1/system");
+    $("gauges").hidden = false;
+    renderSystem(body);
+  } catch (err) {
+    if (err instanceof ForbiddenError) { $("gauges").hidden = true; return; } // account keys: no system view
+    handle(err);
+  }
+}
 function dial(value) {
   // Semicircle gauge 0..2× coverage; thresholds shaded.
   const s = svg("svg", { viewBox: "0 0 200 110", role: "img", "aria-label": `system coverage ${ratio(value)}` });
@@ -314,7 +327,9 @@ async function runStress() {
     renderStress(body);
     $("stress-state").textContent = `finished at ${when(new Date().toISOString())}`;
   } catch (err) {
-    if (err instanceof AuthError) handle(err); else $("stress-state").textContent = `stress failed: ${err.message}`;
+    if (err instanceof AuthError) handle(err);
+    else if (err instanceof ForbiddenError) $("stress-state").textContent = "this key may not run stress tests";
+    else $("stress-state").textContent = `stress failed: ${err.message}`;
   } finally { btn.disabled = false; }
 }
 function renderStress(doc) {
@@ -363,7 +378,7 @@ function connectWs() {
 }
 let tableRefresh = null;
 function onMessage(m) {
-  if (m.type === "system") {
+  if (m.type === "system" && !$("gauges").hidden) {
     renderGauges({ coverage: m.system_coverage_ratio, shortfall: m.total_shortfall, fund: m.fund_coverage,
       counts: m.accounts_by_status, at: m.at || new Date().toISOString(), source: "ws" });
     // refresh the visible table page at most every 5 s so rows follow the feed without flooding the API
