@@ -356,8 +356,9 @@ function renderStress(doc) {
 // ---------- WebSocket ----------
 function setWs(on) { const s = $("ws-state"); s.textContent = on ? "live" : "offline"; s.className = on ? "ws-on" : "ws-off"; }
 function subscribe() {
-  if (state.ws && state.ws.readyState === WebSocket.OPEN && state.account) {
-    state.ws.send(JSON.stringify({ subscribe: [state.account] }));
+  // the service replaces a client's subscriptions with each message: the open account, or none
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+    state.ws.send(JSON.stringify({ subscribe: state.account ? [state.account] : [] }));
   }
 }
 function connectWs() {
@@ -366,12 +367,14 @@ function connectWs() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(`${proto}//${location.host}/ws/metrics?api_key=${encodeURIComponent(key)}`);
   state.ws = ws;
-  ws.onopen = () => { state.wsRetry = 0; setWs(true); subscribe(); };
+  let opened = false;
+  ws.onopen = () => { opened = true; state.wsRetry = 0; setWs(true); subscribe(); };
   ws.onmessage = (ev) => { let m; try { m = JSON.parse(ev.data); } catch { return; } onMessage(m); };
   ws.onclose = (ev) => {
     setWs(false);
     if (state.ws !== ws) return;
     if (ev.code === 4401 || ev.code === 1008) { logout("Key rejected by the live feed — sign in again."); return; }
+    if (!opened) api("/api/v1/accounts?limit=1").catch(handle); // refused handshake: a revoked key signs out
     const delay = Math.min(1000 * 2 ** state.wsRetry++, 15000);
     setTimeout(() => { if (state.ws === ws && sessionStorage.getItem(KEY)) connectWs(); }, delay);
   };
@@ -429,7 +432,7 @@ function route() {
   if (!sessionStorage.getItem(KEY)) { showLogin(); return; }
   const m = location.hash.match(/^#\/account\/(.+)$/);
   if (m) { openAccount(decodeURIComponent(m[1])); return; }
-  state.account = null;
+  if (state.account) { state.account = null; subscribe(); }
   $("overview").hidden = false; $("account").hidden = true;
   loadAccounts();
 }
