@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -110,6 +111,7 @@ class ServiceState:
         self.jobs: dict[str, StressJob] = {}
         self.feed_task: asyncio.Task | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._last_at: datetime | None = None
         self._attach(live.engine)
 
     @property
@@ -126,9 +128,13 @@ class ServiceState:
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._unsubscribe = engine.subscribe(self._on_event)
-        self._offer_snapshot(engine.snapshot.as_of)
+        self._offer_snapshot(datetime.now(UTC))
 
-    def _offer_snapshot(self, at: Any) -> None:
+    def _offer_snapshot(self, at: datetime) -> None:
+        # the store keeps one snapshot per time: a later state at the same (or an earlier) time is stamped 1 µs on
+        if self._last_at is not None and at <= self._last_at:
+            at = self._last_at + timedelta(microseconds=1)
+        self._last_at = at
         engine = self.engine
         r, s = engine.metrics, engine.system_snapshot
         self.writer.offer(MetricsSnapshot(
