@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -128,11 +128,14 @@ class ServiceState:
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._unsubscribe = engine.subscribe(self._on_event)
-        self._offer_snapshot(datetime.now(UTC))
+        at = engine.snapshot.as_of
+        if self._last_at is None and self.store.system_history(start=at, end=at):
+            return  # a restart on the same market: its opening snapshot is already stored
+        self._offer_snapshot(at)
 
     def _offer_snapshot(self, at: datetime) -> None:
-        # the store keeps one snapshot per time: a later state at the same (or an earlier) time is stamped 1 µs on
-        if self._last_at is not None and at <= self._last_at:
+        # the store keeps one snapshot per time: a later state at the same time is stamped 1 µs on
+        if self._last_at is not None and timedelta(0) <= self._last_at - at < timedelta(milliseconds=1):
             at = self._last_at + timedelta(microseconds=1)
         self._last_at = at
         engine = self.engine
