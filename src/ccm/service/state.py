@@ -128,6 +128,7 @@ class ServiceState:
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._unsubscribe = engine.subscribe(self._on_event)
+        self.account_index = engine.book.account_index()  # the engine's account set is fixed
         at = engine.snapshot.as_of
         if self._last_at is None and self.store.system_history(start=at, end=at):
             return  # a restart on the same market: its opening snapshot is already stored
@@ -164,7 +165,7 @@ class ServiceState:
         wanted = set().union(*(c.subscribed for c in self.clients)) & changed if self.clients else set()
         records: dict[str, dict[str, Any]] = {}
         if wanted:
-            index = self.engine.book.account_index()
+            index = self.account_index
             rows = np.array(sorted(index[a] for a in wanted if a in index), dtype=np.int64)
             for rec in records_of(self.engine.metrics, rows):
                 records[rec["account"]] = {"type": "account", "at": event.at.isoformat(), **rec}

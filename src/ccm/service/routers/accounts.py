@@ -73,7 +73,7 @@ async def list_accounts(
 def _row(state: Any, allowed: frozenset[str] | None, account: str) -> int:
     if allowed is not None and account not in allowed:
         raise _not_found(account)
-    row = state.engine.book.account_index().get(account)
+    row = state.account_index.get(account)
     if row is None:
         raise _not_found(account)
     return row
