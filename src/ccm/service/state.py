@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -129,14 +129,18 @@ class ServiceState:
             self._unsubscribe()
         self._unsubscribe = engine.subscribe(self._on_event)
         self.account_index = engine.book.account_index()  # the engine's account set is fixed
+        if self._last_at is not None:  # a replaced book: its first snapshot is stamped now
+            self._offer_snapshot(max(datetime.now(UTC), self._last_at + timedelta(microseconds=1)))
+            return
         at = engine.snapshot.as_of
-        if self._last_at is None and self.store.system_history(start=at, end=at):
+        if self.store.system_history(start=at, end=at):
             return  # a restart on the same market: its opening snapshot is already stored
         self._offer_snapshot(at)
 
     def _offer_snapshot(self, at: datetime) -> None:
-        # the store keeps one snapshot per time: a later state at the same time is stamped 1 µs on
-        if self._last_at is not None and timedelta(0) <= self._last_at - at < timedelta(milliseconds=1):
+        # the store keeps one snapshot per time and a monotone series: a state stamped at or before the last one
+        # (same time, or an update with an older explicit time) is stamped 1 µs after it
+        if self._last_at is not None and at <= self._last_at:
             at = self._last_at + timedelta(microseconds=1)
         self._last_at = at
         engine = self.engine
