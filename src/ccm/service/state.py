@@ -33,6 +33,8 @@ from ccm.store.live import LiveBook
 
 log = logging.getLogger(__name__)
 
+MAX_JOBS = 100
+
 
 def _num(x: Any) -> float | None:
     if x is None:
@@ -216,6 +218,9 @@ class ServiceState:
     # -- stress jobs -----------------------------------------------------------------------------------
     def new_job(self) -> StressJob:
         job = StressJob(id=uuid.uuid4().hex)
+        finished = [k for k, j in self.jobs.items() if j.status != "running"]
+        for k in finished[:max(0, len(self.jobs) - MAX_JOBS + 1)]:  # keep the newest MAX_JOBS (oldest done go)
+            del self.jobs[k]
         self.jobs[job.id] = job
         return job
 
