@@ -256,6 +256,15 @@ def test_put_book_multipart_json_and_csv(service: Service, tmp_path) -> None:
     r = service.put("/api/v1/book", files=files)
     assert r.status_code == 200, r.text
     assert r.json()["accounts"] == 12
+    from ccm.io.book import write_book_parquet
+
+    write_book_parquet(load_book_columns(BOOK), tmp_path / "pq")
+    parquet = {name: (f"{name}.parquet", (tmp_path / "pq" / f"{name}.parquet").read_bytes(),
+                      "application/octet-stream") for name in ("instruments", "positions", "collateral")}
+    r = service.put("/api/v1/book", files=parquet)
+    assert r.status_code == 200, r.text
+    mixed = service.put("/api/v1/book", files={**files, "collateral": parquet["collateral"]})
+    assert mixed.status_code == 422
     partial = service.put("/api/v1/book", files={"instruments": files["instruments"]})
     assert partial.status_code == 422 and partial.json()["detail"][0]["loc"][-1] in ("positions", "collateral")
 
