@@ -114,6 +114,7 @@ class ServiceState:
         self.feed_task: asyncio.Task | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._last_at: datetime | None = None
+        self._book: Any = None
         self._attach(live.engine)
 
     @property
@@ -131,6 +132,7 @@ class ServiceState:
             self._unsubscribe()
         self._unsubscribe = engine.subscribe(self._on_event)
         self.account_index = engine.book.account_index()  # the engine's account set is fixed
+        self._book = None
         if self._last_at is not None:  # a replaced book: its first snapshot is stamped now
             self._offer_snapshot(max(datetime.now(UTC), self._last_at + timedelta(microseconds=1)))
             return
@@ -156,8 +158,16 @@ class ServiceState:
                     "system_coverage_ratio": s.system_coverage_ratio, "total_shortfall": s.total_shortfall,
                     "accounts_by_status": s.by_status}))
 
+    def current_book(self) -> Any:
+        """The engine's book, materialised once per trade or transfer instead of on every read (engine thread)."""
+        if self._book is None:
+            self._book = self.engine.book
+        return self._book
+
     def _on_event(self, event: Any) -> None:
         if isinstance(event, MetricsChanged):
+            if event.cause in ("trade", "transfer"):
+                self._book = None
             self._offer_snapshot(event.at)
             self._push_metrics(event)
         elif isinstance(event, Alert):

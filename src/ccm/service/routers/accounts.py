@@ -88,7 +88,7 @@ async def get_account(account: str, state: State, key: Key) -> dict[str, Any]:
         engine = state.engine
         row = _row(state, allowed, account)
         record = records_of(engine.result, np.array([row]))[0]
-        book = engine.book
+        book = state.current_book()
         lo, hi = book.positions.indptr[row], book.positions.indptr[row + 1]
         ids = book.instruments.ids
         record["positions"] = [{"instrument": str(ids[c]), "quantity": float(q)}

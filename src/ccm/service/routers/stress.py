@@ -24,7 +24,7 @@ def _prepare(state: Any, body: StressIn) -> tuple[Any, Any, Any]:
     from ccm.risk.context import RiskContext
 
     engine = state.engine
-    book, snapshot = engine.book, engine.snapshot
+    book, snapshot = state.current_book(), engine.snapshot
     ctx = RiskContext.build(book, resolve_market(snapshot, book.assets, book.instruments), state.config)
     scenarios = build_scenarios(body.scenarios, ctx, prices=None, paths=body.paths, seed=body.seed,
                                 horizon_days=1.0, distribution="t")
