@@ -21,7 +21,7 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 
 if AVAILABLE:
 
-    @njit(parallel=True, cache=True, fastmath=False)
+    @njit(parallel=True, cache=True, fastmath=False, nogil=True)
     def _kernel(forward, strike, tau, vol, is_call, discount, out):  # pragma: no cover - compiled
         for i in prange(forward.shape[0]):
             f = forward[i]
@@ -73,7 +73,7 @@ if AVAILABLE:
             value = max(omega * (f - k), 0.0)
         return value / f if inverse else value
 
-    @njit(parallel=True, cache=True, fastmath=False)
+    @njit(parallel=True, cache=True, fastmath=False, nogil=True)
     def _unit_value_kernel(forward, vol, is_option, inverse, strike, tau, is_call, out):  # pragma: no cover
         n_scen, n = forward.shape
         for j in prange(n):
@@ -91,7 +91,7 @@ def unit_value_2d(forward, vol, is_option, inverse, strike, tau, is_call) -> np.
 
 if AVAILABLE:
 
-    @njit(parallel=True, cache=True, fastmath=False)
+    @njit(parallel=True, cache=True, fastmath=False, nogil=True)
     def _scenario_pnl_kernel(base_forward, vol, vol_up, vol_down, under, moves, kinds, is_option, inverse,
                              strike, tau, is_call, out):  # pragma: no cover - compiled
         n_base, n = base_forward.shape

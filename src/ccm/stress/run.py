@@ -120,7 +120,7 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
 
 if COMPILED:
 
-    @njit(cache=True)
+    @njit(cache=True, nogil=True)
     def _reduce_kernel(ae, maintenance, system, breached, top_rows, top_loss, worst_ae, worst_index,
                        offset):  # pragma: no cover - compiled
         """One pass over ae (c, n): per scenario Σ losses, breaches and the k largest losses (ties: first

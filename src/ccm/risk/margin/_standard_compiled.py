@@ -13,7 +13,7 @@ from ccm.pricing._black76_compiled import AVAILABLE  # noqa: F401 (re-exported)
 if AVAILABLE:
     from numba import njit, prange
 
-    @njit(parallel=True, cache=True, fastmath=False)
+    @njit(parallel=True, cache=True, fastmath=False, nogil=True)
     def _kernel(kind, q, inverse, is_call, strike, forward0, spot0, under_mult, mark, settle, im_base, mm_base,
                 slope, opt_max, opt_min, opt_mm, im_out, mm_out):  # pragma: no cover - compiled
         n_base, n = mark.shape
