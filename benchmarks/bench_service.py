@@ -96,7 +96,8 @@ async def _run(args, base: str, key: str) -> None:
     start = time.monotonic() + 60.0  # provisional; fixed once everyone is connected
     window = [start, start + args.seconds]
     subs = [asyncio.create_task(_subscriber(ws_url, window, seen[k], ready, connected)) for k in range(args.ws)]
-    await asyncio.wait_for(ready.wait(), timeout=120)
+    if args.ws:
+        await asyncio.wait_for(ready.wait(), timeout=120)
     window[0] = time.monotonic() + 1.0
     window[1] = window[0] + args.seconds
     latencies: list[float] = []
@@ -107,7 +108,7 @@ async def _run(args, base: str, key: str) -> None:
     await asyncio.gather(*subs, return_exceptions=True)
     elapsed = args.seconds
     lat = np.array(latencies) * 1e3
-    union = set().union(*seen)
+    union = set().union(*seen) if seen else set()
     # the last update of the window may still be in flight for some subscribers: compare up to the
     # second-to-last update everyone could have received
     reference = sorted(union)[:-1] if len(union) > 1 else sorted(union)

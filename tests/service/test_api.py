@@ -49,13 +49,18 @@ def test_missing_or_bad_key_is_401(service: Service, headers) -> None:
         no_trace(r)
 
 
-def test_revoked_key_is_401(service: Service) -> None:
+def test_revoked_key_is_401_once_the_key_cache_expires(service: Service, monkeypatch) -> None:
+    import time
+
+    from ccm.service import deps
     from ccm.store import open_store
 
+    monkeypatch.setattr(deps, "KEY_CACHE_SECONDS", 0.2)
     with open_store(service.store_url) as store:
         record, secret = store.create_api_key("short-lived", "risk")
         assert service.client.get("/api/v1/system", headers={"X-API-Key": secret}).status_code == 200
         store.revoke_api_key(record.id)
+    time.sleep(0.3)  # a revocation made elsewhere (e.g. ccm keys revoke) applies within KEY_CACHE_SECONDS
     assert service.client.get("/api/v1/system", headers={"X-API-Key": secret}).status_code == 401
 
 
