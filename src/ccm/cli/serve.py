@@ -20,6 +20,10 @@ def bootstrap_keys(store, echo=typer.echo) -> None:
     echo(f"  risk key:  {risk}")
 
 
+#: Insurance fund of the demo venue when --fund is not given, so the dashboard's fund gauge has a figure.
+DEMO_FUND_USD = 25_000_000.0
+
+
 def serve(
     demo: bool = typer.Option(False, "--demo", help="Synthetic venue, simulated feed and a SQLite store "
                               "(./ccm-demo.sqlite unless --store)."),
@@ -33,7 +37,8 @@ def serve(
     market: Path | None = typer.Option(None, "--market", "-m", help="Market snapshot JSON (required without "
                                        "--demo)."),
     accounts: int | None = typer.Option(None, "--accounts", "-n", min=1, help="Demo accounts (default 2000)."),
-    fund: float | None = typer.Option(None, "--fund", min=0.0, help="Insurance / default fund in USD."),
+    fund: float | None = typer.Option(None, "--fund", min=0.0, help="Insurance / default fund in USD (demo default "
+                                      "25,000,000)."),
     interval: float | None = typer.Option(None, "--interval", min=0.01, help="Demo feed step (seconds)."),
 ) -> None:
     """Serve the REST/WebSocket API and the live dashboard at http://HOST:PORT/.
@@ -57,7 +62,7 @@ def serve(
         settings = ServiceSettings.from_env(
             demo=demo or None, store=store, config=str(config) if config else None,
             book=str(book) if book else None, market=str(market) if market else None, demo_accounts=accounts,
-            fund_usd=fund, feed_interval=interval)
+            fund_usd=fund if fund is not None or not demo else DEMO_FUND_USD, feed_interval=interval)
         with open_store(settings.store or (DEMO_STORE if settings.demo else None)) as opened:
             bootstrap_keys(opened)
             typer.echo(f"store: {opened.url}")
