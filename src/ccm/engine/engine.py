@@ -47,7 +47,7 @@ from ccm.market.resolve import MarketState, resolve_market
 from ccm.market.snapshot import MarketSnapshot
 from ccm.market.surface import VolSurface
 from ccm.risk.config import RiskConfig
-from ccm.risk.context import RiskContext
+from ccm.risk.context import RiskContext, settled_at_mark
 from ccm.risk.coverage import (
     CoverageResult,
     SystemResult,
@@ -124,11 +124,8 @@ def _settled_at(book: Book, state: MarketState) -> Book:
     """
     if not np.any(book.unpriced_quantity):
         return book
-    cols = book.positions.indices
-    forward = state.forward[cols]
-    settle = np.where(book.instruments.inverse[cols], book.unpriced_quantity / forward,
-                      -book.unpriced_quantity * forward)
-    return replace(book, entry_amount=book.entry_amount + settle, unpriced_quantity=np.zeros_like(settle))
+    return replace(book, entry_amount=book.entry_amount + settled_at_mark(book, state),
+                   unpriced_quantity=np.zeros_like(book.unpriced_quantity))
 
 
 def _pinned_vols(snapshot: MarketSnapshot, state: MarketState, book: Book,
@@ -163,13 +160,9 @@ def _moved_index(snapshot: MarketSnapshot, index: dict[str, float], underlying_o
 
 def _sub_context(ctx: RiskContext, book: Book, rows: np.ndarray) -> RiskContext:
     """RiskContext of a sub-book (accounts ``rows`` of ``ctx``) that shares the market, config and cache."""
-    cols = book.positions.indices
-    forward = ctx.market.forward[cols]
-    inverse = book.instruments.inverse[cols]
-    settle_at_mark = np.where(inverse, book.unpriced_quantity / forward, -book.unpriced_quantity * forward)
     return RiskContext(book=book, market=ctx.market, config=ctx.config, haircuts=ctx.haircuts,
                        model_code=ctx.model_code[rows], moving=ctx.moving, position_row=row_of_nonzeros(book.positions),
-                       entry_total=book.entry_amount + settle_at_mark, cache=ctx.cache)
+                       entry_total=book.entry_amount + settled_at_mark(book, ctx.market), cache=ctx.cache)
 
 
 class CoverageEngine:
@@ -458,13 +451,9 @@ class CoverageEngine:
             return template
         template = self._base_parts[1]
         book = self._base
-        cols = book.positions.indices
-        forward = state.forward[cols]
-        inverse = book.instruments.inverse[cols]
-        settle_at_mark = np.where(inverse, book.unpriced_quantity / forward, -book.unpriced_quantity * forward)
         return RiskContext(book=book, market=state, config=self.config, haircuts=template.haircuts,
-                           model_code=template.model_code, moving=template.moving,
-                           position_row=template.position_row, entry_total=book.entry_amount + settle_at_mark)
+                           model_code=template.model_code, moving=template.moving, position_row=template.position_row,
+                           entry_total=book.entry_amount + settled_at_mark(book, state))
 
     def _full_recompute(self, state: MarketState) -> None:
         if len(self._overlay) > self.compact_rows:

@@ -23,6 +23,15 @@ from ccm.risk.haircut import HaircutTable, collateral_values, collateral_values_
 LENDING_CODE = MARGIN_MODELS.index(MarginModelName.LENDING)
 
 
+def settled_at_mark(book: Book, market: MarketState) -> FloatArray:
+    """Entry side (settlement units, (nnz,)) of the quantity that carries no entry price, settled at the
+    current forward so that its P&L is 0 at ``market``: +q/F inverse, −q·F linear."""
+    cols = book.positions.indices
+    forward = market.forward[cols]
+    q = book.unpriced_quantity
+    return np.where(book.instruments.inverse[cols], q / forward, -q * forward)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RiskContext:
     """Inputs of every risk computation, aligned (n_accounts rows of ``book``).
@@ -53,10 +62,6 @@ class RiskContext:
         haircuts = compile_haircuts(book.assets, config)
         default = MARGIN_MODELS.index(config.default_model)
         model_code = np.where(book.margin_model < 0, default, book.margin_model).astype(np.int8)
-        cols = book.positions.indices
-        forward = market.forward[cols]
-        inverse = book.instruments.inverse[cols]
-        settle_at_mark = np.where(inverse, book.unpriced_quantity / forward, -book.unpriced_quantity * forward)
         return cls(
             book=book,
             market=market,
@@ -65,7 +70,7 @@ class RiskContext:
             model_code=model_code,
             moving=~haircuts.stable,
             position_row=row_of_nonzeros(book.positions),
-            entry_total=book.entry_amount + settle_at_mark,
+            entry_total=book.entry_amount + settled_at_mark(book, market),
         )
 
     @property
