@@ -43,9 +43,15 @@ def _read_acks(proc: subprocess.Popen, wanted: int) -> bytes:
 
 
 def _run_and_kill(url: str) -> list[tuple[int, int]]:
-    proc = subprocess.Popen([sys.executable, str(WRITER), url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return run_and_kill([sys.executable, str(WRITER), url], ACKS_BEFORE_KILL)
+
+
+def run_and_kill(command: list[str], acks: int, **popen) -> list[tuple[int, int]]:
+    """Start a writer that prints ``seq i`` per acknowledged write, SIGKILL it after ``acks`` lines, and return
+    every complete acknowledgement it printed (a torn last line is none)."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
     try:
-        buffer = _read_acks(proc, ACKS_BEFORE_KILL)
+        buffer = _read_acks(proc, acks)
         assert proc.poll() is None, f"the writer died by itself: {proc.stderr.read().decode()}"
         os.kill(proc.pid, signal.SIGKILL)  # mid-stream: the writer is appending as fast as it can
         proc.wait(timeout=TIMEOUT_S)

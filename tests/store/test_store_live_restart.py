@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import signal
-import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +19,7 @@ from ccm.io.market import load_market
 from ccm.risk.metrics import evaluate
 from ccm.store import open_store
 from ccm.store.live import LiveBook
-from tests.store.test_store_crash import _read_acks
+from tests.store.test_store_crash import run_and_kill
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK, MARKET = ROOT / "examples" / "book.json", ROOT / "examples" / "market.json"
@@ -33,22 +30,7 @@ _spec.loader.exec_module(_writer)
 
 
 def _kill_after(url: str, acks: int) -> list[tuple[int, int]]:
-    proc = subprocess.Popen([sys.executable, str(WRITER), url, str(BOOK), str(MARKET)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, cwd=ROOT)
-    try:
-        buffer = _read_acks(proc, acks)
-        assert proc.poll() is None, f"the writer died by itself: {proc.stderr.read().decode()}"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
-        buffer += proc.stdout.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
-    complete = buffer[: buffer.rfind(b"\n") + 1].decode().splitlines()
-    return [(int(seq), int(i)) for seq, i in (line.split() for line in complete)]
+    return run_and_kill([sys.executable, str(WRITER), url, str(BOOK), str(MARKET)], acks, cwd=ROOT)
 
 
 def _reference_book(fills: list[tuple]):
