@@ -107,11 +107,14 @@ def _locator(data: Any):
 
 
 def _parse_document(path: Path) -> BookIn:
-    data = read_document(path, what="book")
-    require_mapping(data, file=str(path), what="book")
-    book: BookIn = validate(BookIn, data, file=str(path), locate=_locator(data))
+    return _validate_document(read_document(path, what="book"), file=str(path))
+
+
+def _validate_document(data: Any, *, file: str) -> BookIn:
+    require_mapping(data, file=file, what="book")
+    book: BookIn = validate(BookIn, data, file=file, locate=_locator(data))
     if not book.accounts:
-        raise InputError("the book has no accounts", file=str(path), field="accounts",
+        raise InputError("the book has no accounts", file=file, field="accounts",
                          hint='list at least one account under "accounts"')
     return book
 
@@ -178,9 +181,18 @@ def _document_book(path: Path) -> Book:
 
 
 def _document_columns(path: Path) -> BookColumns:
-    doc = _parse_document(path)
+    return _columns_of(_parse_document(path), file=str(path))
+
+
+def columns_from_document(data: Any, *, file: str = "book") -> BookColumns:
+    """BookColumns of an already parsed book document (the dict :func:`book_to_dict` writes); errors name
+    ``file``. Build it with ``.build()`` (which validates the relations between records)."""
+    return _columns_of(_validate_document(data, file=file), file=file)
+
+
+def _columns_of(doc: BookIn, *, file: str) -> BookColumns:
     instruments = _instrument_columns(doc.instruments)
-    check_terms(instruments, lambda k: f"instruments[{k}] (id={doc.instruments[k].id})", file=str(path))
+    check_terms(instruments, lambda k: f"instruments[{k}] (id={doc.instruments[k].id})", file=file)
     positions = [(a.id, p) for a in doc.accounts for p in a.positions]
     collateral = [(a.id, asset, q) for a in doc.accounts for asset, q in a.collateral.items()]
     text = lambda values: np.array(list(values), dtype=object).astype(str)  # noqa: E731

@@ -14,7 +14,6 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +29,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from ccm.book import BookColumns
 from ccm.enums import STATUSES
 from ccm.errors import CcmError, InputError
-from ccm.io.book import book_to_dict, load_book_columns
+from ccm.io.book import book_to_dict, columns_from_document
 from ccm.store import keys as _keys
 from ccm.store.records import AccountSnapshot, AlertRecord, ApiKeyRecord, AuditRecord, BookInfo, SystemSnapshot
 from ccm.store.tables import account_snapshots, alerts, api_keys, as_utc, audit_log, books, system_snapshots
@@ -211,13 +210,11 @@ def _column(values: Any, n: int, field: str, accounts: np.ndarray) -> np.ndarray
 
 
 def _book_from_document(document: str, label: str) -> BookColumns:
-    with tempfile.TemporaryDirectory(prefix="ccm-store-") as tmp:
-        path = Path(tmp) / "book.json"
-        path.write_text(document, encoding="utf-8")
-        try:
-            return load_book_columns(path)
-        except InputError as err:
-            raise InputError(err.message, file=label, record=err.record, field=err.field, hint=err.hint) from None
+    try:
+        data = json.loads(document)
+    except json.JSONDecodeError as err:
+        raise InputError(f"the stored book is not valid JSON: {err.msg}", file=label) from None
+    return columns_from_document(data, file=label)
 
 
 _SNAPSHOT_COLUMNS = ("at", "account", "adjusted_equity", "maintenance_margin", "initial_margin", "coverage_ratio",
