@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ccm.enums import MarginModelName
 from ccm.errors import InputError
+
+if TYPE_CHECKING:
+    from ccm.risk.lending_rules import ProtocolRules
 
 #: Logical file name of config errors; shells replace it with the real path (``InputError.relocated``).
 CONFIG = "config"
@@ -123,6 +127,7 @@ class RiskConfig:
     lending: Mapping[str, LendingParams] = field(default_factory=dict)
     distance: DistanceSettings = DistanceSettings()
     contributors_top: int = 3
+    protocol: ProtocolRules | None = None  # DeFi protocol preset rules (ccm.risk.lending_rules)
 
     def asset(self, name: str) -> AssetRisk:
         """Settings of ``name``, else the ``default`` entry, else no haircut."""
@@ -148,8 +153,8 @@ class RiskConfig:
         return self._per_underlying(self.portfolio, "portfolio", underlying)
 
     def lending_for(self, asset: str) -> LendingParams:
-        if asset in self.lending:
-            return self.lending[asset]
-        if "default" in self.lending:
-            return self.lending["default"]
-        return LendingParams()
+        """Lending parameters of ``asset`` (outside any Aave eMode), the protocol's where it sets them."""
+        from ccm.risk.lending_rules import asset_lending_params
+
+        fallback = self.lending.get(asset) or self.lending.get("default") or LendingParams()
+        return asset_lending_params(self.protocol, asset, fallback)
