@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ccm.enums import MarginModelName
 from ccm.errors import InputError
 from ccm.io.files import parse_document, read_document, write_text_atomic
+from ccm.io.protocol_config import ProtocolIn, preset_document, protocol_problem, protocol_rules, protocol_to_dict
 from ccm.io.validation import STRICT, Loc, input_error, locate_by_parent
 from ccm.risk.config import (
     AssetRisk,
@@ -135,6 +136,7 @@ class ConfigIn(BaseModel):
     distance: DistanceIn | None = None
     contributors_top: Annotated[int, Field(ge=0)] | None = None
     alerts: dict[str, Any] | None = None  # the engine's alert rules: validated by ccm.io.alerts_config
+    protocol: ProtocolIn | None = None  # DeFi protocol rules: ccm.io.protocol_config
 
 
 def _given(model: BaseModel | None) -> dict[str, Any]:
@@ -227,6 +229,9 @@ def _check(config: RiskConfig, src: _Source) -> None:
                             message=f"ltv ({p.ltv}) exceeds liquidation_threshold "
                                     f"({p.liquidation_threshold})",
                             hint="need ltv ≤ liquidation_threshold ≤ 1")
+    problem = protocol_problem(config.protocol) if config.protocol is not None else None
+    if problem is not None:
+        raise src.error(("protocol",) + problem[0], message=problem[1])
     grid = config.distance.grid
     for k in range(1, len(grid)):
         if not grid[k] > grid[k - 1]:
@@ -262,6 +267,7 @@ def config_from_dict(data: Mapping[str, Any], *, source: _Source | None = None) 
         **({"distance": DistanceSettings(**{**_given(doc.distance), **(
             {"grid": tuple(doc.distance.grid)} if doc.distance.grid is not None else {})})}
            if doc.distance else {}),
+        **({"protocol": protocol_rules(doc.protocol)} if doc.protocol else {}),
     )
     _check(config, src)
     return config
@@ -275,10 +281,17 @@ def _default_document() -> dict[str, Any]:
     return strip_nulls(data)
 
 
-def load_config(path: str | Path | None = None) -> RiskConfig:
-    """The risk configuration: the packaged default, or ``path`` merged over it; raises InputError."""
+def load_config(path: str | Path | None = None, *, preset: str | None = None) -> RiskConfig:
+    """The risk configuration: the packaged default, or ``path`` merged over it; raises InputError.
+
+    ``preset`` (e.g. ``"aave-v3"``, see ``ccm.io.protocol_config``) is merged over the default first, so the
+    user's file still overrides it (a file with ``inherit_default: false`` is used on its own).
+    """
+    base = _default_document()
+    if preset is not None:
+        base = deep_merge(base, preset_document(preset))
     if path is None:
-        return config_from_dict(_default_document())
+        return config_from_dict(base)
     path = Path(path)
     user = read_document(path, what="config")
     user = {} if user is None else user
@@ -288,7 +301,7 @@ def load_config(path: str | Path | None = None) -> RiskConfig:
     inherit = user.get("inherit_default", True)
     if not isinstance(inherit, bool):
         raise InputError(f"must be true or false, got {inherit!r}", file=str(path), field="inherit_default")
-    merged = deep_merge(_default_document(), user) if inherit else strip_nulls(user)
+    merged = deep_merge(base, user) if inherit else strip_nulls(user)
     return config_from_dict(merged, source=_Source(user, str(path)))
 
 
@@ -318,6 +331,7 @@ def config_to_dict(config: RiskConfig) -> dict[str, Any]:
         "lending": {name: _plain(asdict(p)) for name, p in config.lending.items()},
         "distance": _plain(asdict(config.distance)),
         "contributors_top": config.contributors_top,
+        **({"protocol": protocol_to_dict(config.protocol)} if config.protocol is not None else {}),
     }
 
 
