@@ -197,6 +197,7 @@ def _register() -> None:
     from ccm.cli.keys import keys_app
     from ccm.cli.monitor import monitor
     from ccm.cli.replay import replay
+    from ccm.cli.reserves import por_app, reserves
     from ccm.cli.serve import serve
     from ccm.cli.stress import stress
 
@@ -205,6 +206,8 @@ def _register() -> None:
     app.command()(replay)
     app.command()(serve)
     app.add_typer(keys_app, name="keys")
+    app.command()(reserves)
+    app.add_typer(por_app, name="por")
 
 
 _register()
