@@ -1,0 +1,159 @@
+"""Analytic breach probability: P(coverage < 1 within h) from the distance to liquidation and a volatility.
+
+Model. The account breaches when the uniform relative move of the (non-stable) underlying prices reaches
+``−distance_down`` or ``+distance_up`` (``ccm.risk.distance``). The price is a geometric Brownian motion with
+daily volatility σ, so the log-move X_t = ln(S_t / S_0) is a Brownian motion with variance σ² per day and drift
+μ per day: μ = 0 (``drift="zero"``, the default: the reflection principle in its textbook form) or μ = −σ²/2
+(``drift="martingale"``: the *price* has no drift). The account breaches within h days when X leaves the
+interval (a, b) = (ln(1 − d_down), ln(1 + d_up)) before h.
+
+* one barrier (the other distance NaN: no liquidation within the searched range): the first-passage closed
+  form of a drifted Brownian motion, P(min_{t≤h} X_t ≤ a) = Φ((a − μh)/s) + e^{2μa/σ²} Φ((a + μh)/s) with
+  s = σ√h; driftless, 2Φ(a/s) (reflection principle). Symmetrically for the upper barrier.
+* two barriers: the exact probability of leaving the strip, 1 − survival, with the survival probability from the
+  method of images (Feller, vol. II, §X.5; Borodin & Salminen, Handbook of Brownian Motion, 1.1.15.4) and the
+  drift put in by Girsanov's theorem. With L = b − a, k = μ/σ² and the images c = 2nL (sign +) and
+  c = 2b − 2nL (sign −), n ∈ ℤ:
+  survival = Σ_n ± e^{k c} [Φ((b − c − k s²)/s) − Φ((a − c − k s²)/s)].
+  The series converges for every s; terms are kept while the images lie within ~12 s of the strip, and when
+  s > 3L the survival is below 1e-18 (first eigenvalue e^{−π² s²/(2L²)}), so the probability is 1.
+  This is *not* the union bound: the union P_down + P_up double counts paths that touch both barriers; the
+  exact probability is at most that sum.
+
+Continuous monitoring: a path that dips through the barrier between two observations counts. Coverage observed
+only at daily closes breaches less often than this probability says (see docs/breach-model-card.md).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from scipy.special import ndtr
+
+from ccm._typing import FloatArray
+from ccm.errors import InputError
+
+Drift = Literal["zero", "martingale"]
+
+#: s / L beyond which the survival in the strip is below 1e-18 (the probability is then 1).
+STRIP_SATURATION = 3.0
+#: Images kept: those within this many standard deviations of the strip.
+IMAGE_SIGMAS = 12.0
+
+
+def _check(distance_down: FloatArray, distance_up: FloatArray, vol: FloatArray, horizon_days: float) -> None:
+    for name, values in (("distance_down", distance_down), ("distance_up", distance_up)):
+        bad = values < 0
+        if bad.any():
+            k = int(np.flatnonzero(bad.reshape(-1))[0])
+            raise InputError(f"{name} must be ≥ 0 (a relative move), got {values.reshape(-1)[k]}",
+                             record=f"account row {k}", field=name)
+    bad = ~(np.isfinite(vol) & (vol >= 0))
+    if bad.any():
+        k = int(np.flatnonzero(bad.reshape(-1))[0])
+        raise InputError(f"volatility must be finite and ≥ 0, got {vol.reshape(-1)[k]}", record=f"account row {k}",
+                         field="vol_daily")
+    if not (np.isfinite(horizon_days) and horizon_days >= 0):
+        raise InputError(f"horizon must be finite and ≥ 0 days, got {horizon_days}", field="horizon_days")
+
+
+def _phi_difference(upper: FloatArray, lower: FloatArray) -> FloatArray:
+    """Φ(upper) − Φ(lower) without cancellation when both lie far in the right tail."""
+    right = lower > 0
+    return np.where(right, ndtr(-lower) - ndtr(-upper), ndtr(upper) - ndtr(lower))
+
+
+def one_barrier_probability(barrier: FloatArray, s: FloatArray, drift_total: FloatArray, k: float) -> FloatArray:
+    """P(the log-move touches ``barrier`` (≠ 0, either sign) within the horizon), elementwise.
+
+    ``s`` = σ√h (> 0), ``drift_total`` = μh, ``k`` = μ/σ². For a lower barrier a < 0:
+    Φ((a − μh)/s) + e^{2ka} Φ((a + μh)/s); an upper barrier b > 0 is the lower barrier −b of −X (drift −μ).
+    """
+    sign = np.sign(barrier)
+    depth = -np.abs(barrier)  # the barrier as a lower one: of X itself (a < 0) or of −X (b > 0, drift −μ)
+    m = -sign * drift_total
+    return ndtr((depth - m) / s) + np.exp(-2.0 * k * sign * depth) * ndtr((depth + m) / s)
+
+
+def strip_survival(a: FloatArray, b: FloatArray, s: FloatArray, k: float) -> FloatArray:
+    """P(a < X_t < b for every t ≤ h) for X a Brownian motion from 0 with sd ``s`` at h and k = μ/σ².
+
+    Shapes (n,); a < 0 < b finite, s > 0 and s ≤ STRIP_SATURATION·(b − a). Method of images with Girsanov
+    (module docstring), vectorised over accounts and images, shape (2N + 1, n) in between.
+    """
+    width = b - a
+    n_images = int(np.ceil(IMAGE_SIGMAS * float(np.max(s / width, initial=0.0)) / 2.0)) + 2
+    n = np.arange(-n_images, n_images + 1, dtype=float)[:, None]
+    shift = k * s**2
+    total = np.zeros(a.shape)
+    for c, sign in ((2.0 * n * width, 1.0), (2.0 * b - 2.0 * n * width, -1.0)):
+        mass = _phi_difference((b - c - shift) / s, (a - c - shift) / s)
+        with np.errstate(over="ignore", invalid="ignore"):
+            term = np.where(mass > 0, np.exp(k * c + np.log(np.where(mass > 0, mass, 1.0))), 0.0)
+        total = total + sign * term.sum(axis=0)
+    return np.clip(total, 0.0, 1.0)
+
+
+def analytic_breach_probability(
+    distance_down: FloatArray,
+    distance_up: FloatArray,
+    vol_daily: FloatArray | float,
+    horizon_days: float,
+    *,
+    drift: Drift = "zero",
+) -> FloatArray:
+    """Probability that each account's coverage falls below 1 within ``horizon_days``.
+
+    Parameters
+    ----------
+    distance_down, distance_up : ndarray of shape (n,), the relative down / up move of the underlying prices at
+        which coverage reaches 1 (``CoverageResult.distance_down/up``), fractions ≥ 0. NaN = no liquidation in
+        that direction within the searched range (contributes nothing); 0 = already breached (probability 1);
+        a down distance ≥ 1 can never be reached.
+    vol_daily : ndarray of shape (n,) or a scalar, daily volatility of the log price (decimal: 0.03 = 3 %/day).
+    horizon_days : horizon h in days (24 h = 1.0), ≥ 0.
+    drift : "zero" (driftless log price, the default) or "martingale" (log drift −σ²/2, so the price itself is
+        driftless).
+
+    Returns
+    -------
+    ndarray of shape (n,), probabilities in [0, 1] (the exact two-sided first passage, not the union bound).
+    """
+    down = np.asarray(distance_down, dtype=float)
+    up = np.asarray(distance_up, dtype=float)
+    if down.shape != up.shape:
+        raise InputError(f"distance_down {down.shape} and distance_up {up.shape} differ in shape",
+                         field="distance_up")
+    vol = np.broadcast_to(np.asarray(vol_daily, dtype=float), down.shape)
+    horizon_days = float(horizon_days)
+    _check(np.nan_to_num(down, nan=1.0), np.nan_to_num(up, nan=1.0), vol, horizon_days)
+    if drift not in ("zero", "martingale"):
+        raise InputError(f"unknown drift {drift!r}", field="drift", hint="zero or martingale")
+    k = 0.0 if drift == "zero" else -0.5
+    with np.errstate(divide="ignore"):
+        a = np.where(np.isnan(down) | (down >= 1.0), -np.inf, np.log1p(-np.minimum(down, 1.0)))
+        b = np.where(np.isnan(up), np.inf, np.log1p(up))
+    s = vol * np.sqrt(horizon_days)
+    touched = (a == 0.0) | (b == 0.0)
+    has_a, has_b = np.isfinite(a), np.isfinite(b)
+    live = ~touched & (s > 0) & (has_a | has_b)
+    out = np.where(touched, 1.0, 0.0)
+
+    one = live & (has_a != has_b)
+    if one.any():
+        sigma, sd = vol[one], s[one]
+        out[one] = one_barrier_probability(np.where(has_a[one], a[one], b[one]), sd, k * sigma**2 * horizon_days, k)
+    two = live & has_a & has_b
+    if two.any():
+        aa, bb, sd = a[two], b[two], s[two]
+        saturated = sd > STRIP_SATURATION * (bb - aa)
+        p = np.ones(aa.shape)
+        keep = ~saturated
+        if keep.any():
+            p[keep] = 1.0 - strip_survival(aa[keep], bb[keep], sd[keep], k)
+        out[two] = p
+    return np.clip(out, 0.0, 1.0)
+
+
+__all__ = ["Drift", "analytic_breach_probability", "one_barrier_probability", "strip_survival"]
