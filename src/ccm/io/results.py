@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from ccm.enums import MARGIN_MODELS, STATUSES
+from ccm.io.lending_results import lending_account_fields, lending_system_record
 from ccm.risk.coverage import CoverageResult, SystemResult
+from ccm.risk.lending_metrics import LendingResult
 
 
 def _num(x: float) -> float | None:
@@ -89,14 +91,24 @@ def system_record(system: SystemResult) -> dict[str, Any]:
 
 
 def metrics_document(
-    result: CoverageResult, system: SystemResult, *, as_of: datetime, currency: str = "USD"
+    result: CoverageResult, system: SystemResult, *, as_of: datetime, currency: str = "USD",
+    lending: LendingResult | None = None,
 ) -> dict[str, Any]:
-    """The ``ccm metrics`` JSON document: ``{"as_of", "currency", "accounts": [...], "system": {...}}``."""
+    """The ``ccm metrics`` JSON document: ``{"as_of", "currency", "accounts": [...], "system": {...}}``.
+
+    With ``lending`` (``ccm.risk.lending_metrics``), accounts also get ``borrowing_capacity``,
+    ``available_to_borrow``, ``liquidation_drop`` and ``liquidation_price``, and the document a ``lending`` section.
+    """
+    records = account_records(result)
+    if lending is not None:
+        for record, extra in zip(records, lending_account_fields(lending), strict=True):
+            record.update(extra)
     return {
         "as_of": as_of.isoformat().replace("+00:00", "Z"),
         "currency": currency,
-        "accounts": account_records(result),
+        "accounts": records,
         "system": system_record(system),
+        **({"lending": lending_system_record(lending)} if lending is not None else {}),
     }
 
 
