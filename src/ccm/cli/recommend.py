@@ -1,0 +1,234 @@
+"""``ccm recommend``: margin add-ons, collateral swaps and haircut proposals for a book (docs/recommend.md)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from datetime import UTC
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ccm.errors import CcmError, InputError
+
+VOL_MODELS = ("ewma", "garch", "gjr", "gbm")
+
+
+class RecommendFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+def _num(x) -> float | None:
+    """JSON number, None for NaN / infinity."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def forecast_vols(assets: tuple[str, ...], stable: np.ndarray, prices: list[str] | None, model: str,
+                  as_of: np.datetime64) -> np.ndarray:
+    """Forecast daily vol per book asset from the price history up to ``as_of`` (no look-ahead; NaN where the
+    history has no such asset)."""
+    from ccm.analysis.forecast import forecast_volatility
+    from ccm.cli.stress import default_price_specs
+    from ccm.io.prices import read_prices
+
+    out = np.full(len(assets), np.nan)
+    specs = prices or default_price_specs(assets, stable)
+    if not specs:
+        return out
+    history = read_prices(specs, drop_bad=not prices)
+    known = history.timestamps <= as_of
+    if known.sum() < 2:
+        raise InputError(f"the price history has fewer than 2 days up to the market's as_of {as_of}",
+                         record="--prices", hint="give a history that ends at or before the snapshot")
+    vols = np.atleast_1d(forecast_volatility(history.prices[known], model=model))
+    for name, vol in zip(history.assets, vols, strict=True):
+        if name in assets:
+            out[assets.index(name)] = vol
+    return out
+
+
+def recommend_document(result, *, as_of: str, currency: str, target: float, horizon_hours: float,
+                       vol_model: str, scenario_source: str) -> dict:
+    """The JSON document of ``ccm recommend`` (see docs/recommend.md)."""
+    add, sw, hc = result.addons, result.swaps, result.haircuts
+    above = np.flatnonzero(add.breach_probability > target)
+    above = above[np.argsort(-np.nan_to_num(add.addon_usd[above], nan=np.inf), kind="stable")]
+    addons = [{"account": str(add.account_ids[i]), "breach_probability": _num(add.breach_probability[i]),
+               "addon_usd": _num(add.addon_usd[i]), "probability_after": _num(add.probability_after[i]),
+               "vol_daily": _num(add.vol_daily[i]), "distance_down": _num(add.distance_down[i]),
+               "distance_up": _num(add.distance_up[i]), "distance_down_after": _num(add.distance_down_after[i]),
+               "distance_up_after": _num(add.distance_up_after[i])} for i in above]
+    position = {int(r): j for j, r in enumerate(sw.rows)}
+    swaps = []
+    for k in range(sw.sell.shape[0]):
+        j = position[int(sw.account_row[k])]
+        swaps.append({"account": str(add.account_ids[sw.account_row[k]]), "sell": sw.assets[sw.sell[k]],
+                      "sell_qty": _num(sw.sell_qty[k]), "buy": sw.assets[sw.buy[k]], "buy_qty": _num(sw.buy_qty[k]),
+                      "sell_usd": _num(sw.sell_usd[k]), "cost_usd": _num(sw.cost_usd[k]),
+                      "stressed_coverage_before": _num(sw.coverage_before[j]),
+                      "stressed_coverage_after": _num(sw.coverage_after[j]),
+                      "stressed_equity_before": _num(sw.worst_before[j]),
+                      "stressed_equity_after": _num(sw.worst_after[j]),
+                      "worst_scenario_before": result.scenario_names[sw.worst_scenario_before[j]],
+                      "worst_scenario_after": result.scenario_names[sw.worst_scenario_after[j]]})
+    haircuts = [{"asset": a, "current": _num(hc.current[k]), "proposed": _num(hc.proposed[k]),
+                 "action": hc.action[k], "forecast_vol": _num(hc.forecast_vol[k]),
+                 "configured_vol": _num(hc.configured_vol[k]), "reference_value_usd": _num(hc.reference_value_usd[k]),
+                 "reason": hc.reason[k]} for k, a in enumerate(hc.assets)]
+    finite = np.isfinite(add.addon_usd)
+    return {
+        "as_of": as_of,
+        "currency": currency,
+        "target_probability": target,
+        "horizon_hours": horizon_hours,
+        "addon_asset": add.asset,
+        "vol_model": vol_model,
+        "scenario_source": scenario_source,
+        "summary": {"accounts": int(add.account_ids.shape[0]), "accounts_above_target": int(above.shape[0]),
+                    "total_addon_usd": float(add.addon_usd[finite].sum()),
+                    "accounts_addon_impossible": int((~finite).sum()),
+                    "swap_accounts_considered": int(sw.rows.shape[0]),
+                    "swap_accounts_improved": int(np.unique(sw.account_row).shape[0]),
+                    "swap_cost_usd": float(sw.cost_usd.sum())},
+        "addons": addons,
+        "swaps": swaps,
+        "haircuts": haircuts,
+    }
+
+
+def _usd(x) -> str:
+    return "—" if x is None else f"{x:,.0f}"
+
+
+def _pct(x, digits: int = 2) -> str:
+    return "—" if x is None else f"{100 * x:.{digits}f}%"
+
+
+def _cov(x) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def print_recommend(console: Console, doc: dict, limit: int | None) -> None:
+    s = doc["summary"]
+    console.print(f"[bold]Recommendations at {doc['as_of']}[/]: target P(coverage < 1 within "
+                  f"{doc['horizon_hours']:g} h) ≤ {doc['target_probability']:.2%}; {s['accounts_above_target']:,} of "
+                  f"{s['accounts']:,} accounts above target, add-ons {_usd(s['total_addon_usd'])} "
+                  f"{doc['addon_asset']} in total; vol model {doc['vol_model']}")
+    add = Table(title=f"Margin add-ons ({doc['addon_asset']}), largest first", header_style="bold")
+    for col in ("account", "P(breach) now", "add-on USD", "P after", "dist ↓ now → after", "dist ↑ now → after"):
+        add.add_column(col, justify="left" if col == "account" else "right")
+    for a in doc["addons"][:limit]:
+        add.add_row(a["account"], _pct(a["breach_probability"]), _usd(a["addon_usd"]),
+                    _pct(a["probability_after"]),
+                    f"{_pct(a['distance_down'], 1)} → {_pct(a['distance_down_after'], 1)}",
+                    f"{_pct(a['distance_up'], 1)} → {_pct(a['distance_up_after'], 1)}")
+    console.print(add)
+    swaps = Table(title=f"Collateral swaps ({doc['scenario_source']} scenarios; {s['swap_accounts_improved']:,} of "
+                        f"{s['swap_accounts_considered']:,} stressed accounts improved)", header_style="bold")
+    for col in ("account", "swap", "cost USD", "stressed coverage before → after", "worst scenario after"):
+        swaps.add_column(col, justify="right" if col == "cost USD" else "left")
+    for w in doc["swaps"][:limit]:
+        swaps.add_row(w["account"], f"sell {w['sell_qty']:,.6g} {w['sell']} → buy {w['buy_qty']:,.6g} {w['buy']}",
+                      f"{w['cost_usd']:,.2f}",
+                      f"{_cov(w['stressed_coverage_before'])} → {_cov(w['stressed_coverage_after'])}",
+                      w["worst_scenario_after"])
+    console.print(swaps)
+    hc = Table(title="Haircut proposals (at the largest balance of each asset)", header_style="bold")
+    for col in ("asset", "current", "proposed", "action", "forecast vol", "configured vol", "reason"):
+        hc.add_column(col, justify="left" if col in ("asset", "action", "reason") else "right")
+    colour = {"raise": "red", "lower": "green", "keep": "dim"}
+    for h in doc["haircuts"]:
+        hc.add_row(h["asset"], _pct(h["current"]), _pct(h["proposed"]), f"[{colour[h['action']]}]{h['action']}[/]",
+                   _pct(h["forecast_vol"], 0), _pct(h["configured_vol"], 0), h["reason"])
+    console.print(hc)
+
+
+def recommend(
+    book: Path = typer.Argument(..., help="Book (as for ccm metrics)."),
+    market: Path = typer.Option(..., "--market", "-m", help="Market snapshot JSON."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Risk configuration YAML."),
+    target_probability: float = typer.Option(0.01, "--target-probability", "-p", help="Target probability of "
+                                             "coverage falling below 1 within the horizon, in (0, 1)."),
+    horizon_hours: float = typer.Option(24.0, "--horizon-hours", help="Horizon of the breach probability (hours)."),
+    prices: list[str] | None = typer.Option(None, "--prices", help="Daily price history for the volatility forecast: "
+                                            "one wide CSV or ASSET=FILE pairs (repeat). Default: CCM_DATA_DIR's "
+                                            "daily files; else the configured volatilities."),
+    vol_model: str = typer.Option("ewma", "--vol-model", help="Volatility forecast: ewma, garch, gjr or gbm."),
+    scenarios: str = typer.Option("hypothetical", "--scenarios", "-s", help="Stress scenarios of the swap "
+                                  "optimisation: hypothetical, historical, all, or a scenario file."),
+    swap_cost_bp: float = typer.Option(10.0, "--swap-cost-bp", help="Cost of every collateral swap (bp)."),
+    max_swap_accounts: int = typer.Option(100, "--max-swap-accounts", help="Optimise at most this many of the "
+                                          "accounts whose worst stressed coverage is below 1, worst first."),
+    addon_asset: str = typer.Option("USDC", "--addon-asset", help="Stablecoin in which add-ons are posted."),
+    fmt: RecommendFormat = typer.Option(RecommendFormat.TABLE, "--format", "-f", help="table or json."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout (atomically)."),
+    limit: int = typer.Option(25, "--limit", help="Rows per table in the table view (0 = all)."),
+) -> None:
+    """Recommend margin add-ons (breach probability under target), collateral swaps (best worst-case stressed
+    equity) and haircut changes (forecast volatility).
+
+    Example: [bold]ccm recommend examples/book.json -m examples/market.json --target-probability 0.01
+    --horizon-hours 24 -f json[/bold]
+    """
+    from ccm.analysis.optimise import recommend as run_recommend
+    from ccm.cli.main import _fail, _progress
+    from ccm.cli.output import write_text
+    from ccm.cli.stress import SOURCES, build_scenarios
+    from ccm.io.book import load_book
+    from ccm.io.config import load_config
+    from ccm.io.market import load_market
+    from ccm.market import resolve_market
+    from ccm.risk.context import RiskContext
+
+    try:
+        if not 0.0 < target_probability < 1.0:
+            raise InputError(f"target probability must be in (0, 1), got {target_probability}",
+                             record="--target-probability")
+        if not (horizon_hours > 0 and math.isfinite(horizon_hours)):
+            raise InputError(f"horizon must be > 0 hours, got {horizon_hours}", record="--horizon-hours")
+        if vol_model not in VOL_MODELS:
+            raise InputError(f"unknown volatility model {vol_model!r}", record="--vol-model",
+                             hint=f"use one of {', '.join(VOL_MODELS)}")
+        if scenarios in ("montecarlo", "histsim"):
+            raise InputError(f"{scenarios} scenarios are not offered for swaps", record="--scenarios",
+                             hint="use hypothetical, historical, all or a scenario file")
+        loaded_config = load_config(config)
+        snapshot = load_market(market)
+        loaded_book = load_book(book)
+        try:
+            ctx = RiskContext.build(loaded_book, resolve_market(snapshot, loaded_book.assets, loaded_book.instruments),
+                                    loaded_config)
+            scenario_set = build_scenarios(scenarios, ctx, prices=None, paths=1, seed=0, horizon_days=1.0,
+                                           distribution="t")
+            with _progress(fmt is RecommendFormat.TABLE or out is not None) as progress:
+                progress.add_task("forecast", total=None)
+                as_of = np.datetime64(snapshot.as_of.astimezone(UTC).replace(tzinfo=None), "s")
+                vols = forecast_vols(loaded_book.assets, ctx.haircuts.stable, prices, vol_model, as_of)
+                progress.add_task("optimising", total=None)
+                result = run_recommend(ctx, forecast_vol_daily=vols, target_probability=target_probability,
+                                       horizon_days=horizon_hours / 24.0, scenarios=scenario_set,
+                                       swap_cost_bp=swap_cost_bp, max_swap_accounts=max_swap_accounts,
+                                       addon_asset=addon_asset)
+        except InputError as error:
+            raise error.relocated({"market": str(market), "config": str(config or "built-in default config")}) \
+                from None
+        doc = recommend_document(result, as_of=snapshot.as_of.isoformat(), currency=loaded_config.currency,
+                                 target=target_probability, horizon_hours=horizon_hours, vol_model=vol_model,
+                                 scenario_source=scenarios if scenarios in SOURCES else Path(scenarios).name)
+        if fmt is RecommendFormat.JSON:
+            write_text(json.dumps(doc, indent=1, allow_nan=False), out)
+        else:
+            wide = out is not None or not sys.stdout.isatty()
+            console = Console(record=out is not None, width=200 if wide else None)
+            print_recommend(console, doc, None if limit == 0 else limit)
+            if out is not None:
+                write_text(console.export_text(), out)
+    except CcmError as error:
+        raise _fail(error) from None
