@@ -1,0 +1,105 @@
+"""Connect to a Dask cluster: an existing scheduler (``tcp://HOST:PORT``) or a local cluster of N processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import uuid4
+
+from distributed import Client, LocalCluster, as_completed
+
+from ccm.errors import InputError
+
+#: Seconds to wait for a scheduler (and its first worker) before giving up.
+CONNECT_TIMEOUT_S = 20
+#: Re-runs of a task that raised (a worker that died is handled by the scheduler, which reassigns its
+#: tasks up to ``distributed.scheduler.allowed-failures`` times, 3 by default).
+TASK_RETRIES = 2
+
+
+def local_cluster(workers: int) -> LocalCluster:
+    """``workers`` worker processes, one thread each (the numerical core is single-threaded numpy/numba).
+
+    No dashboard (no port to collide with other runs); processes so a worker's death is isolated.
+    """
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+
+
+@contextmanager
+def cluster_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Client]:
+    """A Client on ``scheduler`` or, without it, on a new local cluster of ``workers`` processes (closed on exit).
+
+    Raises InputError (record ``--scheduler`` / ``--workers``) for both or neither, a bad address, or a
+    scheduler that cannot be reached or has no worker.
+    """
+    if scheduler is not None and workers is not None:
+        raise InputError("give --scheduler or --workers, not both", record="--scheduler",
+                         hint="--scheduler uses an existing cluster; --workers N starts a local one")
+    if scheduler is None and workers is None:
+        raise InputError("a cluster needs --scheduler or --workers", record="--scheduler")
+    if workers is not None:
+        if workers < 1:
+            raise InputError(f"--workers must be ≥ 1, got {workers}", record="--workers")
+        with local_cluster(workers) as cluster, Client(cluster) as client:
+            yield client
+        return
+    if "://" not in scheduler:
+        raise InputError(f"scheduler address {scheduler!r} has no protocol", record="--scheduler",
+                         hint="use tcp://HOST:PORT (the address dask-scheduler prints)")
+    try:
+        client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}", record="--scheduler",
+                         hint="start one with `dask-scheduler` and workers with `dask-worker ADDRESS`") from None
+    try:
+        try:
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            raise InputError(f"the Dask scheduler at {scheduler} has no worker", record="--scheduler",
+                             hint="start workers with `dask-worker " + scheduler + "`") from None
+        yield client
+    finally:
+        client.close()
+
+
+def worker_count(client: Client) -> int:
+    """Workers currently connected to the client's scheduler."""
+    return len(client.scheduler_info(n_workers=-1)["workers"])
+
+
+def broadcast(client: Client, value: Any) -> Any:
+    """``value`` copied once to every worker (a Future to pass to tasks); replicas survive a worker's loss."""
+    return client.scatter(value, broadcast=True, hash=False)
+
+
+def run_tasks(
+    client: Client,
+    fn: Callable[..., Any],
+    arguments: Sequence[tuple],
+    *,
+    name: str,
+    retries: int = TASK_RETRIES,
+    on_done: Callable[[int, int], None] | None = None,
+) -> list[Any]:
+    """``fn(*args)`` for each tuple of ``arguments`` on the cluster; results in the order of ``arguments``.
+
+    Arguments that are not Futures travel inside the task (so the scheduler can run the task again on
+    another worker if its worker dies). Keys are explicit (no hashing of large arguments). A task that
+    raises is retried ``retries`` times, then its exception is raised here. ``on_done(done, total)`` after
+    each finished task (progress).
+    """
+    token = uuid4().hex[:12]
+    futures = [client.submit(fn, *args, key=f"ccm-{name}-{token}-{k}", retries=retries, pure=False)
+               for k, args in enumerate(arguments)]
+    try:
+        for done, _ in enumerate(as_completed(futures), start=1):
+            if on_done is not None:
+                on_done(done, len(futures))
+        return client.gather(futures)
+    finally:
+        client.cancel(futures)
+
+
+__all__ = ["CONNECT_TIMEOUT_S", "TASK_RETRIES", "broadcast", "cluster_client", "local_cluster", "run_tasks",
+           "worker_count"]
