@@ -1,0 +1,151 @@
+"""End-to-end checks of ``ccm reserves`` and ``ccm por build/prove/verify`` on a hand-sized issuer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ccm.cli.main import app
+
+runner = CliRunner()
+
+CSV = """customer_id,asset,balance
+c1,BTC,4
+c1,USDT,20000
+c2,BTC,6
+c2,ETH,60.5
+c3,ETH,39.5
+c3,USDT,30000
+"""
+# Static haircuts only (the default config's volatility haircut, liquidity add-on and BTC ladder removed).
+CONFIG = """assets:
+  BTC: {haircut: 0.1, volatility: null, adv_usd: null, tiers: null}
+  ETH: {haircut: 0.2, volatility: null, adv_usd: null}
+  USDT: {haircut: 0.0}
+"""
+MARKET = {"as_of": "2025-02-10T08:00:00Z", "index": {"BTC": 50000, "ETH": 2000, "USDT": 1.0}}
+RESERVES = {"BTC": 12, "ETH": 90, "USDT": 50000}
+
+
+@pytest.fixture()
+def files(tmp_path: Path) -> dict[str, Path]:
+    paths = {"csv": tmp_path / "liabilities.csv", "config": tmp_path / "config.yaml",
+             "market": tmp_path / "market.json", "reserves": tmp_path / "reserves.json", "dir": tmp_path / "por"}
+    paths["csv"].write_text(CSV)
+    paths["config"].write_text(CONFIG)
+    paths["market"].write_text(json.dumps(MARKET))
+    paths["reserves"].write_text(json.dumps(RESERVES))
+    return paths
+
+
+def reserves_json(files, liabilities: Path, *extra: str) -> dict:
+    result = runner.invoke(app, ["reserves", str(liabilities), "-r", str(files["reserves"]), "-m",
+                                 str(files["market"]), "-c", str(files["config"]), "-f", "json", *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_reserves_by_hand(files):
+    """Liabilities BTC 10, ETH 100, USDT 50,000 at 50,000 / 2,000 / 1 → 500,000 / 200,000 / 50,000 USD;
+    reserves 600,000 / 180,000 / 50,000; after 10% / 20% / 0% haircuts 540,000 / 144,000 / 50,000."""
+    doc = reserves_json(files, files["csv"])
+    by_asset = {a["asset"]: a for a in doc["assets"]}
+    assert [by_asset[a]["liabilities"] for a in ("BTC", "ETH", "USDT")] == [10, 100, 50_000]
+    assert [by_asset[a]["reserve_ratio"] for a in ("BTC", "ETH", "USDT")] == pytest.approx([1.2, 0.9, 1.0])
+    assert [by_asset[a]["haircut_reserve_ratio"] for a in ("BTC", "ETH", "USDT")] == pytest.approx([1.08, 0.72, 1.0])
+    assert doc["total"]["reserve_ratio"] == pytest.approx(830_000 / 750_000)
+    assert doc["total"]["haircut_reserve_ratio"] == pytest.approx(734_000 / 750_000)
+    assert doc["scenarios"] is None
+
+
+def test_reserves_under_scenarios(files, tmp_path):
+    doc = reserves_json(files, files["csv"], "-s", "hypothetical")
+    scen = doc["scenarios"]
+    assert scen["count"] == len(scen["by_scenario"]) > 5
+    worst = min(s["haircut_reserve_ratio"] for s in scen["by_scenario"])
+    assert scen["worst"]["total"]["haircut_reserve_ratio"] == pytest.approx(worst)
+    zero = tmp_path / "zero.json"
+    zero.write_text(json.dumps({"scenarios": [{"name": "nothing happens", "returns": {"BTC": 0.0}}]}))
+    doc = reserves_json(files, files["csv"], "-s", str(zero))
+    assert doc["scenarios"]["worst"]["total"]["haircut_reserve_ratio"] == pytest.approx(734_000 / 750_000)
+
+
+def test_table_output(files):
+    result = runner.invoke(app, ["reserves", str(files["csv"]), "-r", str(files["reserves"]), "-m",
+                                 str(files["market"]), "-c", str(files["config"]), "-s", "historical"])
+    assert result.exit_code == 0, result.output
+    assert "108.0%" in result.stdout and "Worst of" in result.stdout
+
+
+def test_por_build_prove_verify_and_exit_codes(files, tmp_path):
+    out = files["dir"]
+    result = runner.invoke(app, ["por", "build", str(files["csv"]), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    root = json.loads((out / "root.json").read_text())
+    assert root["liabilities"] == {"BTC": "10", "ETH": "100", "USDT": "50000"}
+    assert root["customers"] == 3
+
+    # the published root gives the same backing as the CSV
+    assert reserves_json(files, out / "root.json")["total"] == reserves_json(files, files["csv"])["total"]
+
+    proof_path = tmp_path / "c2.json"
+    result = runner.invoke(app, ["por", "prove", str(out), "c2", "--out", str(proof_path)])
+    assert result.exit_code == 0, result.output
+    proof = json.loads(proof_path.read_text())
+    assert proof["balances"] == {"BTC": "6", "ETH": "60.5", "USDT": "0"}
+
+    verify = ["por", "verify", str(proof_path), "--root", str(out / "root.json")]
+    result = runner.invoke(app, verify)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("valid")
+
+    proof["balances_units"][0] -= 1  # the custodian shaves 1e-8 BTC off c2
+    proof_path.write_text(json.dumps(proof))
+    result = runner.invoke(app, verify)
+    assert result.exit_code == 1
+    assert result.stdout.startswith("invalid:")
+
+    proof["balances_units"][0] += 1
+    proof["path"][0]["sums_units"][1] = -5
+    proof_path.write_text(json.dumps(proof))
+    result = runner.invoke(app, [*verify, "-f", "json"])
+    assert result.exit_code == 1
+    assert "negative" in json.loads(result.stdout)["reason"]
+
+    proof_path.write_text("{not json")
+    assert runner.invoke(app, verify).exit_code == 2
+    assert runner.invoke(app, ["por", "verify", str(tmp_path / "missing.json"), "--root",
+                               str(out / "root.json")]).exit_code == 2
+    assert runner.invoke(app, ["por", "prove", str(out), "nobody"]).exit_code == 2
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("customer_id,asset,balance\nc1,BTC,1\nc2,BTC,-1\n", "line 3"),
+    ("customer_id,asset,balance\nc1,BTC,1\nc1,BTC,2\n", "second BTC row"),
+    ("customer_id,asset,balance\nc1,BTC,0.123456789\n", "more than 8 decimal places"),
+    ("customer_id,asset,balance\nc1,BTC,abc\n", "not a number"),
+    ("customer,asset,amount\nc1,BTC,1\n", "expected customer_id,asset,balance"),
+    ("customer_id,asset,balance\n", "no rows"),
+])
+def test_bad_liabilities_exit_2_with_a_located_message(files, text, message):
+    files["csv"].write_text(text)
+    for args in (["por", "build", str(files["csv"]), "--out", str(files["dir"])],
+                 ["reserves", str(files["csv"]), "-r", str(files["reserves"]), "-m", str(files["market"])]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert message in result.output and "liabilities.csv" in result.output
+    assert not files["dir"].exists()  # nothing written
+
+
+def test_missing_price_and_bad_reserves_exit_2(files):
+    files["reserves"].write_text(json.dumps({**RESERVES, "SOL": 5}))
+    result = runner.invoke(app, ["reserves", str(files["csv"]), "-r", str(files["reserves"]), "-m",
+                                 str(files["market"])])
+    assert result.exit_code == 2 and "SOL" in result.output
+    files["reserves"].write_text(json.dumps({"BTC": -1}))
+    result = runner.invoke(app, ["reserves", str(files["csv"]), "-r", str(files["reserves"]), "-m",
+                                 str(files["market"])])
+    assert result.exit_code == 2 and "BTC" in result.output
