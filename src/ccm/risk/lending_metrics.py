@@ -109,7 +109,7 @@ def lending_metrics(ctx: RiskContext) -> LendingResult:
         collateral_asset = bal.indices == (ctx.book.assets.index(rules.collateral_asset)
                                            if rules.collateral_asset in ctx.book.assets else -1)
         icr = _divide(row_sums(collateral * collateral_asset, bal.indptr), debt, has_debt)
-        mcr_drop = np.where(icr > rules.mcr, 1.0 - rules.mcr / icr, 0.0)
+        mcr_drop = np.where(icr > rules.mcr, 1.0 - rules.mcr / np.where(icr > rules.mcr, icr, 1.0), 0.0)
         rm_drop = max(0.0, 1.0 - rules.ccr / tcr) if np.isfinite(tcr) else np.inf
         drop = np.where(has_debt, np.minimum(mcr_drop, np.where(icr < tcr, rm_drop, np.inf)), np.nan)
         liq_price = np.where(collateral_asset & counts, price * (1.0 - drop[row]), liq_price)

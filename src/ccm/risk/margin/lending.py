@@ -12,8 +12,9 @@ are the same boundary. Derivative positions in such an account add their standar
 
 A DeFi protocol preset (``config.protocol``, see :mod:`ccm.risk.lending_rules`) sets LT and LTV per balance:
 Aave eMode replaces them for the assets of the account's category; Maker uses 1 / liquidation ratio;
-Liquity 1 / MCR, and in Recovery Mode (TCR < CCR) 1 / max(MCR, TCR) with LTV 1 / CCR. Recovery Mode is
-decided at the current prices (``liquity_tcr``), also when the distance search moves prices.
+Liquity 1 / MCR, and in Recovery Mode (TCR < CCR) 1 / max(MCR, TCR) for troves with ICR < TCR (so HF < 1
+exactly for the troves Recovery Mode liquidates), with LTV 1 / CCR. Recovery Mode and which troves are below
+TCR are decided at the current prices, also when the distance search moves prices.
 """
 
 from __future__ import annotations
@@ -102,9 +103,14 @@ def balance_parameters(ctx: RiskContext) -> BalanceParams:
     rules = ctx.config.protocol
     if isinstance(rules, LiquityRules):
         tcr = liquity_tcr(ctx)
-        if tcr < rules.ccr:  # Recovery Mode: ICR < TCR liquidates too; borrowing needs ICR ≥ CCR
+        if tcr < rules.ccr:  # Recovery Mode: a trove with ICR < TCR liquidates too; borrowing needs ICR ≥ CCR
+            value = _balance_values(ctx, None)
+            collateral = row_sums(np.maximum(value, 0.0) * (params.liquidation_threshold > 0), bal.indptr)
+            debt = row_sums(np.maximum(-value, 0.0), bal.indptr)
+            below_tcr = (collateral < tcr * debt)[row_of_nonzeros(bal)]  # ICR < TCR, at the current prices
             coll = params.liquidation_threshold > 0
-            return replace(params, liquidation_threshold=np.where(coll, 1.0 / max(rules.mcr, tcr), 0.0),
+            lt = np.where(below_tcr, 1.0 / max(rules.mcr, tcr), 1.0 / rules.mcr)
+            return replace(params, liquidation_threshold=np.where(coll, lt, 0.0),
                            ltv=np.where(coll, 1.0 / rules.ccr, 0.0))
     return params
 
