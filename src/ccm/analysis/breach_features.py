@@ -3,12 +3,13 @@ feature matrix of the learned model (numpy only, no I/O).
 
 Exposure per (account, asset), USD, at the context's market:
 
-* ``net_delta`` = Σ q × unit delta (coins of the underlying) × spot over positions + balance × price for
-  non-stable collateral (and borrowings): the P&L of a +100 % move to first order;
+* ``net_delta`` = ∂(equity)/∂(relative price move), first order, split by asset: positions' underlying leg
+  (linear: q × Δ × F; inverse: q × coin delta × the coin's price), the USD value of coin-settled positions
+  (it moves with its settlement coin) and balance × price for non-stable collateral (and borrowings);
 * ``gamma`` = Σ q × ½ Γ F² (settlement units converted to USD): the second-order coefficient, P&L ≈
   delta·r + gamma·r² for a relative move r;
 * ``vega`` = Σ q × vega (USD per 1.00 of implied vol);
-* ``gross`` = Σ |notional| (delta-one: |q × unit delta| × spot; options: |q| × spot, one coin per contract)
+* ``gross`` = Σ |notional| (delta-one: |underlying-leg delta|; options: |q| × spot, one coin per contract)
   + |balance| × price for non-stable assets.
 
 The *dominant* underlying of an account is the non-stable asset with the largest gross exposure; its
@@ -59,11 +60,17 @@ def asset_exposures(ctx: RiskContext) -> AssetExposure:
     under = ins.underlying[cols]
     spot = mkt.spot[cols]
     is_option = ins.is_option[cols]
-    delta = q * mkt.unit_delta[cols] * spot
+    to_usd = mkt.settle_price[cols]
+    inverse = ins.inverse[cols]
+    settle_asset = ins.settlement_asset[cols]
+    # Underlying leg: ∂(position value)/∂(relative move of F): q·Δ·F for linear (Δ in coins), q·unit delta (coins
+    # per relative move) × the coin's price for inverse. Settlement leg: a coin-settled position's USD value moves
+    # with its coin's price.
+    delta = q * mkt.unit_delta[cols] * np.where(inverse, 1.0, mkt.forward[cols]) * to_usd
+    settled_usd = (q * mkt.unit_value[cols] + ctx.entry_total) * to_usd * ctx.moving[settle_asset]
     greeks = option_greeks(mkt.forward[cols], strike=np.where(is_option, ins.strike[cols], 1.0), tau=mkt.tau[cols],
                            vol=np.where(is_option, mkt.vol[cols], 0.0), is_call=ins.is_call[cols],
-                           inverse=ins.inverse[cols])
-    to_usd = mkt.settle_price[cols]
+                           inverse=inverse)
     gamma = np.where(is_option, q * 0.5 * greeks["gamma"] * mkt.forward[cols] ** 2 * to_usd, 0.0)
     vega = np.where(is_option, q * greeks["vega"] * to_usd, 0.0)
     notional = np.where(is_option, np.abs(q) * spot, np.abs(delta))
@@ -72,7 +79,8 @@ def asset_exposures(ctx: RiskContext) -> AssetExposure:
     b_rows = row_of_nonzeros(bal)
     b_value = bal.data * mkt.asset_prices[bal.indices] * ctx.moving[bal.indices]
     return AssetExposure(
-        net_delta=_per_asset(rows, under, delta, n, k) + _per_asset(b_rows, bal.indices, b_value, n, k),
+        net_delta=(_per_asset(rows, under, delta, n, k) + _per_asset(rows, settle_asset, settled_usd, n, k)
+                   + _per_asset(b_rows, bal.indices, b_value, n, k)),
         gamma=_per_asset(rows, under, gamma, n, k),
         vega=_per_asset(rows, under, vega, n, k),
         gross=_per_asset(rows, under, notional, n, k) + _per_asset(b_rows, bal.indices, np.abs(b_value), n, k),
