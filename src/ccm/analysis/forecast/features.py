@@ -171,3 +171,38 @@ def intraday_realised_variance(day_seconds: np.ndarray, bar_seconds: np.ndarray,
     idx = days[inside] - first
     out[inside] = np.where(counts[idx] > 0, sums[idx], np.nan)
     return out
+
+
+def daily_values(day_seconds: np.ndarray, stamps: np.ndarray, values: FloatArray, *, how: str) -> FloatArray:
+    """Side information per UTC day: for each wanted day, the ``"sum"`` or the ``"last"`` of the values stamped
+    within that day (e.g. the day's 8-hour funding rates summed into a daily rate; the day's implied-vol close).
+
+    Parameters
+    ----------
+    day_seconds : ndarray of shape (n,), POSIX seconds within each wanted UTC day.
+    stamps : ndarray of shape (m,), POSIX seconds of the values (any order; ``"last"`` is the latest stamp).
+    values : ndarray of shape (m,).
+    how : ``"sum"`` or ``"last"``.
+
+    Returns
+    -------
+    ndarray of shape (n,), NaN for days without a value.
+    """
+    if how not in ("sum", "last"):
+        raise InputError(f"how must be 'sum' or 'last', got {how!r}", field="how")
+    days = np.asarray(day_seconds, dtype=np.int64) // 86400
+    order = np.argsort(np.asarray(stamps, dtype=np.int64), kind="stable")
+    value_day = np.asarray(stamps, dtype=np.int64)[order] // 86400
+    v = np.asarray(values, dtype=float)[order]
+    out = np.full(days.shape[0], np.nan)
+    if value_day.size == 0:
+        return out
+    unique, start = np.unique(value_day, return_index=True)
+    if how == "sum":
+        per_day = np.add.reduceat(v, start)
+    else:
+        per_day = v[np.r_[start[1:] - 1, v.shape[0] - 1]]
+    pos = np.searchsorted(unique, days)
+    found = (pos < unique.shape[0]) & (unique[np.minimum(pos, unique.shape[0] - 1)] == days)
+    out[found] = per_day[pos[found]]
+    return out
