@@ -1,0 +1,320 @@
+"""VaR / expected-shortfall margin (a CCP-style initial-margin model) over the book's underlyings.
+
+Each account's requirement is a tail measure of the **loss of its positions' value** (futures P&L, option and
+spot value; collateral is left to the haircuts, as in the other margin models) over the margin period of risk
+(MPOR, ``mpor_days`` steps of a daily history). Three methods (``VarParams.method``):
+
+* ``historical``: every overlapping MPOR window of the last ``lookback_days`` daily returns is a scenario
+  (:func:`ccm.scenario.historical_simulation`); each account is fully revalued in each scenario
+  (:func:`ccm.risk.context.scenario_adjusted_equity`: options repriced with Black-76 at unchanged implied vol,
+  inverse contracts through their settlement asset).
+* ``filtered``: the same with the returns rescaled to today's EWMA volatility (filtered historical simulation,
+  decay ``ewma_lambda``; the filter runs over the lookback window).
+* ``parametric``: **delta-normal**. Each account's delta to every asset (USD per unit log return) is measured
+  by full revaluation at ±``bump`` log moves of one asset at a time (central difference); with Σ the covariance
+  of daily log returns (``covariance``: EWMA or sample, over the lookback), σ = √(δᵀ Σ δ · MPOR),
+  VaR = z_c σ, ES = σ φ(z_c) / (1 − c). Gamma and vega are ignored (say so to users holding options).
+
+Empirical tail (historical / filtered): losses L(1) ≤ … ≤ L(S) sorted ascending, k = ⌈c S⌉; VaR = L(k),
+ES = mean of L(k+1) … L(S) (ES = VaR when that tail is empty) — the convention of ``ccm.stress.cover.var_es``.
+
+Anti-procyclicality (EMIR RTS 153/2013 Art 28, ccp.md §6), each optional:
+
+* (a) ``buffer``: the requirement is multiplied by 1 + buffer (0.25 for the 25 % buffer);
+* (b) ``stressed_weight``: requirement = (1 − w) · M(lookback) + w · M(stressed window), the stressed window
+  being the ``stressed_window_days`` daily returns with the highest mean squared return (averaged over the
+  history's assets) within the last ``floor_lookback_days`` of the history given;
+* (c) ``floor_lookback_days``: the requirement is at least the plain historical-simulation measure over that
+  lookback (3650 days = 10 years; the whole history when it is shorter).
+
+Order: max(blend (b), floor (c)) × (1 + buffer (a)). IM = that; MM = ``maintenance_ratio`` × IM.
+Assets of the book that the history lacks follow ``ScenarioSet.for_assets`` (stablecoins do not move, others
+follow ``proxy``). The core does no I/O: the history comes in as arrays (:class:`MarketHistory`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.stats import norm
+
+from ccm._typing import FloatArray, IntArray
+from ccm.errors import InputError
+from ccm.pricing.contracts import unit_value
+from ccm.risk.context import RiskContext, account_equity, instrument_terms, scenario_adjusted_equity
+from ccm.risk.margin.base import Requirement
+from ccm.scenario.base import ScenarioSet
+from ccm.scenario.ewma import DEFAULT_LAMBDA, ewma_covariance, log_returns
+from ccm.scenario.historical_simulation import historical_simulation
+
+Method = Literal["historical", "filtered", "parametric"]
+Measure = Literal["var", "es"]
+
+#: Cap on scenarios × accounts evaluated at once (one (chunk, n_accounts) array of P&L lives at a time).
+CHUNK_CELLS = 4_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VarParams:
+    """Parameters of the VaR / ES margin model (see the module docstring).
+
+    Attributes
+    ----------
+    method : "historical" | "filtered" | "parametric".
+    measure : "var" or "es" (expected shortfall) as the requirement.
+    confidence : c in (0, 1), default 0.99 (EMIR Art 24 for listed products).
+    mpor_days : margin period of risk in days of the daily history, default 2 (EMIR Art 26 for listed
+        products; crypto trades every calendar day, so these are calendar days).
+    lookback_days : daily returns used (the most recent), default 365.
+    ewma_lambda : EWMA decay of the filter and of the EWMA covariance.
+    covariance : "ewma" or "sample" (demeaned, n − 1) covariance of the parametric method.
+    bump : log move used to measure deltas (parametric).
+    buffer : APC (a), e.g. 0.25; 0 = none.
+    stressed_weight : APC (b), e.g. 0.25; 0 = none. stressed_window_days : its window length.
+    floor_lookback_days : APC (c), e.g. 3650; None = no floor.
+    maintenance_ratio : MM ÷ IM.
+    proxy : the asset that stands in for a non-stable book asset missing from the history (None: it does
+        not move).
+    """
+
+    method: Method = "historical"
+    measure: Measure = "var"
+    confidence: float = 0.99
+    mpor_days: int = 2
+    lookback_days: int = 365
+    ewma_lambda: float = DEFAULT_LAMBDA
+    covariance: Literal["ewma", "sample"] = "ewma"
+    bump: float = 1e-4
+    buffer: float = 0.0
+    stressed_weight: float = 0.0
+    stressed_window_days: int = 250
+    floor_lookback_days: int | None = None
+    maintenance_ratio: float = 1.0
+    proxy: str | None = "BTC"
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("method", self.method in ("historical", "filtered", "parametric"), "historical, filtered or parametric"),
+            ("measure", self.measure in ("var", "es"), "var or es"),
+            ("confidence", 0.0 < self.confidence < 1.0, "in (0, 1)"),
+            ("mpor_days", int(self.mpor_days) == self.mpor_days and self.mpor_days >= 1, "an integer ≥ 1"),
+            ("lookback_days", self.lookback_days >= self.mpor_days, "≥ mpor_days"),
+            ("covariance", self.covariance in ("ewma", "sample"), "ewma or sample"),
+            ("bump", 0.0 < self.bump < 0.1, "in (0, 0.1)"),
+            ("buffer", self.buffer >= 0.0, "≥ 0"),
+            ("stressed_weight", 0.0 <= self.stressed_weight <= 1.0, "in [0, 1]"),
+            ("stressed_window_days", self.stressed_window_days >= self.mpor_days, "≥ mpor_days"),
+            ("floor_lookback_days", self.floor_lookback_days is None or self.floor_lookback_days >= self.mpor_days,
+             "≥ mpor_days or None"),
+            ("maintenance_ratio", 0.0 <= self.maintenance_ratio, "≥ 0"),
+        )
+        for name, ok, expected in checks:
+            if not ok:
+                raise InputError(f"{name} must be {expected}, got {getattr(self, name)!r}", record="var model",
+                                 field=name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketHistory:
+    """Daily prices up to the margin date (the last row), oldest first.
+
+    Attributes
+    ----------
+    assets : the n_assets column names.
+    prices : ndarray of shape (n_times, n_assets), USD, all > 0 (only ratios matter).
+    """
+
+    assets: tuple[str, ...]
+    prices: FloatArray
+
+    def last(self, n_returns: int) -> MarketHistory:
+        """The history cut to its last ``n_returns`` returns (n_returns + 1 prices)."""
+        return MarketHistory(assets=self.assets, prices=self.prices[-(n_returns + 1):])
+
+
+def positions_only(ctx: RiskContext) -> RiskContext:
+    """The context with every collateral balance removed: its adjusted equity is the positions' value."""
+    empty = sp.csr_matrix(ctx.book.balances.shape, dtype=float)
+    return replace(ctx, book=replace(ctx.book, balances=empty), cache={})
+
+
+def position_value_paths(ctx: RiskContext, price_multiplier: FloatArray) -> FloatArray:
+    """Value of each account's positions (USD) with every asset's price × ``price_multiplier``.
+
+    Parameters
+    ----------
+    price_multiplier : ndarray of shape (S, n_assets) in ``book.assets`` order (vols held).
+
+    Returns
+    -------
+    ndarray of shape (S, n_accounts), evaluated in chunks of :data:`CHUNK_CELLS`.
+    """
+    bare = positions_only(ctx)
+    step = max(1, CHUNK_CELLS // max(ctx.n_accounts, 1))
+    out = np.empty((price_multiplier.shape[0], ctx.n_accounts))
+    for start in range(0, price_multiplier.shape[0], step):
+        out[start:start + step] = scenario_adjusted_equity(bare, price_multiplier[start:start + step])
+    return out
+
+
+def _scenarios(history: MarketHistory, n_returns: int, horizon: int, *, filtered: bool, lam: float) -> ScenarioSet:
+    part = history.last(n_returns)
+    stamps = np.arange(part.prices.shape[0], dtype=np.int64) * 86_400
+    return historical_simulation(stamps, part.prices, part.assets, horizon_days=horizon, filtered=filtered,
+                                 ewma_lambda=lam)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Tail:
+    """Per-account tail of the loss distribution: VaR, ES, and the VaR scenario's price multipliers."""
+
+    var: FloatArray  # (n,)
+    es: FloatArray  # (n,)
+    multiplier: FloatArray  # (n, n_assets): 1 + return of each account's VaR scenario
+
+    def measure(self, which: Measure) -> FloatArray:
+        return self.var if which == "var" else self.es
+
+
+def empirical_tail(losses: FloatArray, confidence: float) -> tuple[FloatArray, FloatArray, IntArray]:
+    """VaR, ES and the VaR scenario of each column of ``losses`` (S, n), the convention of the module docstring.
+
+    Returns
+    -------
+    var, es : ndarray of shape (n,); scenario : int64 (n,), the row holding the VaR loss.
+    """
+    s = losses.shape[0]
+    k = min(s, max(1, math.ceil(round(confidence * s, 9))))  # 1-based ascending rank of the VaR loss
+    order = np.argsort(losses, axis=0, kind="stable")
+    scenario = order[k - 1]
+    columns = np.arange(losses.shape[1])
+    var = losses[scenario, columns]
+    tail = np.take_along_axis(losses, order[k:], axis=0)
+    es = tail.mean(axis=0) if k < s else var.copy()
+    return var, es, scenario.astype(np.int64)
+
+
+def _historical_tail(ctx: RiskContext, scenarios: ScenarioSet, params: VarParams) -> _Tail:
+    aligned = scenarios.for_assets(ctx.book.assets, stable=ctx.haircuts.stable, proxy=params.proxy)
+    base = account_equity(positions_only(ctx)).position_value
+    losses = base[None, :] - position_value_paths(ctx, 1.0 + aligned.price_returns)
+    var, es, scenario = empirical_tail(losses, params.confidence)
+    return _Tail(var=var, es=es, multiplier=1.0 + aligned.price_returns[scenario])
+
+
+def account_deltas(ctx: RiskContext, bump: float = 1e-4) -> FloatArray:
+    """Each account's delta to each asset, USD per unit log return, by full revaluation at ±``bump``.
+
+    Returns
+    -------
+    ndarray of shape (n_accounts, n_assets).
+    """
+    n_assets = len(ctx.book.assets)
+    eye = np.eye(n_assets)
+    multipliers = np.vstack([np.exp(bump * eye), np.exp(-bump * eye)])  # (2A, A)
+    values = position_value_paths(ctx, multipliers)
+    return ((values[:n_assets] - values[n_assets:]) / (2.0 * bump)).T
+
+
+def _parametric_tail(ctx: RiskContext, history: MarketHistory, params: VarParams) -> _Tail:
+    part = history.last(params.lookback_days)
+    daily = ScenarioSet(assets=part.assets, names=tuple(str(k) for k in range(part.prices.shape[0] - 1)),
+                        price_returns=np.expm1(log_returns(part.prices)))
+    aligned = daily.for_assets(ctx.book.assets, stable=ctx.haircuts.stable, proxy=params.proxy)
+    x = np.log1p(aligned.price_returns)
+    cov = ewma_covariance(x, params.ewma_lambda) if params.covariance == "ewma" else np.cov(x, rowvar=False,
+                                                                                            ddof=1).reshape(
+        x.shape[1], x.shape[1])
+    delta = account_deltas(ctx, params.bump)  # (n, A)
+    cov_delta = delta @ cov  # (n, A)
+    sigma = np.sqrt(np.maximum(np.einsum("ia,ia->i", cov_delta, delta), 0.0) * params.mpor_days)
+    z = float(norm.ppf(params.confidence))
+    var = z * sigma
+    es = sigma * float(norm.pdf(z)) / (1.0 - params.confidence)
+    # The most likely point of the VaR ellipsoid: log returns r* = −z √h Σδ / σ (P&L there = −VaR).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_star = np.where(sigma[:, None] > 0, -z * params.mpor_days * cov_delta / sigma[:, None], 0.0)
+    return _Tail(var=var, es=es, multiplier=np.exp(r_star))
+
+
+def _stressed_returns(history: MarketHistory, params: VarParams) -> int:
+    """Index (in returns of ``history``) where the most volatile ``stressed_window_days`` window ends."""
+    x2 = np.mean(log_returns(history.prices) ** 2, axis=1)
+    w = min(params.stressed_window_days, x2.shape[0])
+    sums = np.convolve(x2, np.ones(w), mode="valid")  # sums[j] covers returns j … j + w − 1
+    return int(np.argmax(sums)) + w
+
+
+def position_driver(ctx: RiskContext, multiplier: FloatArray) -> FloatArray:
+    """Loss (≥ 0, USD) of each stored position when its account's assets move by ``multiplier`` (n, n_assets)."""
+    book, mkt, ins = ctx.book, ctx.market, ctx.book.instruments
+    cols, rows = book.positions.indices, ctx.position_row
+    m_under = multiplier[rows, ins.underlying[cols]]
+    m_settle = multiplier[rows, ins.settlement_asset[cols]]
+    moved = unit_value(mkt.forward[cols] * m_under, vol=mkt.vol[cols], **instrument_terms(ctx, cols))
+    q = book.positions.data
+    before = (q * mkt.unit_value[cols] + ctx.entry_total) * mkt.settle_price[cols]
+    after = (q * moved + ctx.entry_total) * mkt.settle_price[cols] * m_settle
+    return np.maximum(0.0, before - after)
+
+
+def var_requirement(ctx: RiskContext, history: MarketHistory, params: VarParams) -> Requirement:
+    """VaR / ES initial and maintenance margin of every account (see the module docstring).
+
+    Parameters
+    ----------
+    ctx : the book at the margin date's market.
+    history : daily prices ending at the margin date; needs at least ``mpor_days + 1`` rows (and the lookback's
+        worth for the full lookback; a shorter history uses what it has).
+    params : the model's parameters.
+
+    Returns
+    -------
+    Requirement with initial, maintenance (n_accounts,) and, per position, its loss in the account's VaR
+    scenario (historical / filtered) or at the most likely point of the VaR ellipsoid (parametric).
+    """
+    prices = np.asarray(history.prices, dtype=float)
+    if prices.ndim != 2 or prices.shape[1] != len(history.assets):
+        raise InputError(f"history prices have shape {prices.shape}, expected (n_times, {len(history.assets)})",
+                         record="var model", field="history")
+    n_returns = prices.shape[0] - 1
+    h = int(params.mpor_days)
+    if n_returns < h:
+        raise InputError(f"the var model needs at least {h + 1} daily prices, got {prices.shape[0]}",
+                         record="var model", field="history", hint="give a longer history or a shorter MPOR")
+    history = MarketHistory(assets=tuple(history.assets), prices=prices)
+    lookback = min(params.lookback_days, n_returns)
+    if params.method == "parametric":
+        tail = _parametric_tail(ctx, history, params)
+    else:
+        scen = _scenarios(history, lookback, h, filtered=params.method == "filtered", lam=params.ewma_lambda)
+        tail = _historical_tail(ctx, scen, params)
+    margin = tail.measure(params.measure)
+    if params.stressed_weight > 0:
+        span = history.last(min(n_returns, params.floor_lookback_days or n_returns))
+        end = _stressed_returns(span, params)
+        window = min(params.stressed_window_days, span.prices.shape[0] - 1)
+        stressed_prices = MarketHistory(assets=span.assets, prices=span.prices[end - window: end + 1])
+        stressed = _historical_tail(ctx, _scenarios(stressed_prices, window, h, filtered=False, lam=params.ewma_lambda),
+                                    params)
+        margin = (1.0 - params.stressed_weight) * margin + params.stressed_weight * stressed.measure(params.measure)
+    if params.floor_lookback_days is not None:
+        span_returns = min(n_returns, params.floor_lookback_days)
+        floor = _historical_tail(ctx, _scenarios(history, span_returns, h, filtered=False, lam=params.ewma_lambda),
+                                 params)
+        margin = np.maximum(margin, floor.measure(params.measure))
+    initial = np.maximum(margin, 0.0) * (1.0 + params.buffer)
+    return Requirement(
+        initial=initial,
+        maintenance=params.maintenance_ratio * initial,
+        position_driver=position_driver(ctx, tail.multiplier),
+        balance_driver=np.zeros(ctx.book.balances.nnz),
+    )
+
+
+__all__ = ["MarketHistory", "VarParams", "account_deltas", "empirical_tail", "position_driver",
+           "position_value_paths", "positions_only", "var_requirement"]
