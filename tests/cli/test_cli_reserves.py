@@ -149,3 +149,18 @@ def test_missing_price_and_bad_reserves_exit_2(files):
     result = runner.invoke(app, ["reserves", str(files["csv"]), "-r", str(files["reserves"]), "-m",
                                  str(files["market"])])
     assert result.exit_code == 2 and "BTC" in result.output
+
+
+
+BALANCES = [("1.5", 150_000_000), ("0.00000001", 1), ("1e-8", 1), ("12", 12 * 10**8), ("1.", 10**8),
+            (" .25 ", 25_000_000), ("0", 0), ("007.10", 710_000_000), ("9999999999.99999999", 10**18 - 1)]
+
+
+def test_balances_are_read_exactly_in_base_units(tmp_path):
+    """Plain digits (the reader's fast path) and other decimal spellings (exponents, spaces) alike."""
+    from ccm.io.liabilities import read_liabilities
+
+    path = tmp_path / "l.csv"
+    path.write_text("customer_id,asset,balance\n" + "".join(f"c{k},BTC,{t}\n" for k, (t, _) in enumerate(BALANCES)))
+    table = read_liabilities(path)
+    assert table.units[:, 0].tolist() == [u for _, u in BALANCES]

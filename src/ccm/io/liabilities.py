@@ -116,25 +116,27 @@ def read_liabilities(path: str | Path, *, decimals: int = DEFAULT_DECIMALS) -> L
                                  file=file, record="line 1", hint="one row per customer and asset")
             customers: dict[str, int] = {}
             asset_names: dict[str, int] = {}
-            entries: dict[tuple[int, int], tuple[int, int]] = {}  # (customer, asset) → (units, line)
+            cust, col, amounts, lines = [], [], [], []
+            zeros = "0" * decimals
             for line, row in enumerate(rows, start=2):
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
                 if len(row) != 3:
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue
                     raise InputError(f"expected 3 cells, got {len(row)}", file=file, record=f"line {line}")
                 cid, asset, text = row[0].strip(), row[1].strip(), row[2]
                 if not cid:
                     raise InputError("empty customer id", file=file, record=f"line {line}", field="customer_id")
                 if not asset:
                     raise InputError("empty asset", file=file, record=f"line {line} (customer {cid})", field="asset")
-                units = parse_units(text, decimals, file=file, record=f"line {line} (customer {cid})")
-                c = customers.setdefault(cid, len(customers))
-                a = asset_names.setdefault(asset, len(asset_names))
-                if (c, a) in entries:
-                    raise InputError(f"customer {cid} has a second {asset} row (the first is on line "
-                                     f"{entries[c, a][1]})", file=file, record=f"line {line}", field="asset",
-                                     hint="one row per customer and asset: add the balances up")
-                entries[c, a] = (units, line)
+                whole, dot, fraction = text.partition(".")
+                if whole.isdecimal() and whole.isascii() and (fraction.isdecimal() or not dot) and fraction.isascii() \
+                        and len(fraction) <= decimals and len(whole) < 19 - decimals:
+                    amounts.append(int(whole + fraction + zeros[len(fraction):]))  # fast path: exact digits
+                else:
+                    amounts.append(parse_units(text, decimals, file=file, record=f"line {line} (customer {cid})"))
+                cust.append(customers.setdefault(cid, len(customers)))
+                col.append(asset_names.setdefault(asset, len(asset_names)))
+                lines.append(line)
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise InputError(f"cannot read the file: {err}", file=file) from None
     if not customers:
@@ -142,9 +144,17 @@ def read_liabilities(path: str | Path, *, decimals: int = DEFAULT_DECIMALS) -> L
     order = sorted(asset_names)
     column = np.empty(len(asset_names), dtype=np.int64)
     column[[asset_names[a] for a in order]] = np.arange(len(order))
+    rows_c, cols_a = np.asarray(cust, dtype=np.int64), column[np.asarray(col, dtype=np.int64)]
+    key = rows_c * len(order) + cols_a
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    repeated = np.flatnonzero(first[inverse] != np.arange(key.size))
+    if repeated.size:
+        k = int(repeated[0])
+        raise InputError(f"customer {list(customers)[cust[k]]} has a second {order[cols_a[k]]} row (the first is on "
+                         f"line {lines[first[inverse[k]]]})", file=file, record=f"line {lines[k]}", field="asset",
+                         hint="one row per customer and asset: add the balances up")
     units_matrix = np.zeros((len(customers), len(order)), dtype=np.int64)
-    keys = np.array(list(entries.keys()), dtype=np.int64).reshape(-1, 2)
-    units_matrix[keys[:, 0], column[keys[:, 1]]] = [u for u, _ in entries.values()]
+    units_matrix[rows_c, cols_a] = amounts
     totals = units_matrix.sum(axis=0, dtype=object)
     for a, total in enumerate(totals):
         if total > MAX_SUM:

@@ -3,8 +3,8 @@
 For proof-of-reserves benchmarks, docs and tests. Numpy only, no I/O (``ccm.io.liabilities`` writes the
 CSV and JSON). Each customer holds each asset with a fixed probability; the USD value of a holding is
 log-normal (median ``median_usd``, heavy right tail), turned into a quantity at the given price and rounded to
-``decimals`` places. Reserves are the total liabilities times a per-asset backing factor (over- and
-under-backed assets on purpose).
+``decimals`` places (every customer holds at least one asset). Reserves are the total liabilities times a
+per-asset backing factor (over- and under-backed assets on purpose).
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ def generate_exchange(
     assets = tuple(prices)
     price = np.array([prices[a] for a in assets], dtype=float)
     hold = rng.random((n_customers, len(assets))) < np.array([hold_probability.get(a, 0.5) for a in assets])
+    empty = np.flatnonzero(~hold.any(axis=1))
+    hold[empty, rng.integers(0, len(assets), size=empty.size)] = True  # every customer holds something
     value_usd = median_usd * np.exp(sigma * rng.standard_normal((n_customers, len(assets))))
     balances = np.where(hold, np.round(value_usd / price, decimals), 0.0)
     reserves = balances.sum(axis=0) * np.array([backing.get(a, 1.0) for a in assets])
