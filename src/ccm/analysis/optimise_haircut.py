@@ -19,7 +19,6 @@ import numpy as np
 from ccm._typing import FloatArray
 from ccm.risk.config import RiskConfig
 from ccm.risk.haircut import HaircutTable, compile_haircuts
-from ccm.scenario.ewma import DEFAULT_LAMBDA, ewma_variance, log_returns
 
 DAYS_PER_YEAR = 365.0
 
@@ -42,12 +41,6 @@ class HaircutResult:
     reference_value_usd: FloatArray
     action: tuple[str, ...]
     reason: tuple[str, ...]
-
-
-def ewma_vol_annual(prices: FloatArray, lam: float = DEFAULT_LAMBDA) -> FloatArray:
-    """EWMA volatility forecast for the next day, annualised (×√365), from daily prices (n_times, n_assets)."""
-    variance = ewma_variance(log_returns(prices), lam)[-1]
-    return np.sqrt(variance * DAYS_PER_YEAR)
 
 
 def haircut_at(table: HaircutTable, value_usd: FloatArray) -> FloatArray:

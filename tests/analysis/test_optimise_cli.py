@@ -1,0 +1,98 @@
+"""``ccm recommend`` end to end on the example book: JSON keys, figures consistent with the core, exit 2 on bad
+input with one line and nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from ccm.cli.main import app
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOK = ROOT / "examples" / "book.json"
+MARKET = ROOT / "examples" / "market.json"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def prices_csv(tmp_path_factory) -> Path:
+    """A wide daily price CSV ending the day before the example market (synthetic, seeded)."""
+    rng = np.random.default_rng(11)
+    days = np.arange(np.datetime64("2024-08-01"), np.datetime64("2025-02-10"))
+    paths = np.exp(np.cumsum(rng.normal(0, [0.03, 0.04, 0.05], (len(days), 3)), axis=0)) * [97_000, 2_650, 200]
+    path = tmp_path_factory.mktemp("recommend") / "prices.csv"
+    lines = ["date,BTC,ETH,SOL"] + [f"{d},{a:.4f},{b:.4f},{c:.4f}" for d, (a, b, c) in zip(days, paths, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def doc(prices_csv) -> dict:
+    result = runner.invoke(app, ["recommend", str(BOOK), "-m", str(MARKET), "-f", "json", "--prices", str(prices_csv),
+                                 "--target-probability", "0.01", "--horizon-hours", "24"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_json_has_the_documented_keys(doc):
+    assert {"as_of", "target_probability", "horizon_hours", "addons", "swaps", "haircuts"} <= set(doc)
+    assert doc["target_probability"] == 0.01 and doc["horizon_hours"] == 24
+    assert doc["addons"] and doc["swaps"] and doc["haircuts"]
+    assert {"account", "breach_probability", "addon_usd", "probability_after"} <= set(doc["addons"][0])
+    assert {"account", "sell", "sell_qty", "buy", "buy_qty", "cost_usd", "stressed_coverage_before",
+            "stressed_coverage_after"} <= set(doc["swaps"][0])
+    assert {"asset", "current", "proposed", "forecast_vol", "reason"} <= set(doc["haircuts"][0])
+
+
+def test_figures_are_consistent(doc):
+    for a in doc["addons"]:
+        assert a["breach_probability"] > 0.01
+        assert a["addon_usd"] > 0 and a["probability_after"] <= 0.01 * (1 + 1e-3)
+    assert doc["summary"]["total_addon_usd"] == pytest.approx(sum(a["addon_usd"] for a in doc["addons"]))
+    for s in doc["swaps"]:
+        assert s["stressed_coverage_after"] >= s["stressed_coverage_before"]
+        assert s["sell_usd"] == pytest.approx(s["cost_usd"] / 10e-4, rel=1e-9)  # default 10 bp
+    # Forecast vols come from the history given: daily σ of 3% / 4% / 5% ≈ 57% / 76% / 96% a year.
+    vols = {h["asset"]: h["forecast_vol"] for h in doc["haircuts"]}
+    assert set(vols) == {"BTC", "ETH", "SOL"}
+    assert 0.3 < vols["BTC"] < 0.9 and 0.4 < vols["ETH"] < 1.2 and 0.5 < vols["SOL"] < 1.5
+
+
+def test_table_view_runs(prices_csv, tmp_path):
+    out = tmp_path / "report.txt"
+    result = runner.invoke(app, ["recommend", str(BOOK), "-m", str(MARKET), "--prices", str(prices_csv),
+                                 "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "Margin add-ons" in text and "Collateral swaps" in text and "Haircut proposals" in text
+
+
+@pytest.mark.parametrize("args", [
+    ["--target-probability", "1.5"],
+    ["--target-probability", "0"],
+    ["--horizon-hours", "-1"],
+    ["--addon-asset", "BTC"],
+    ["--addon-asset", "XYZ"],
+    ["--vol-model", "magic"],
+    ["--swap-cost-bp", "-5"],
+    ["--scenarios", "no-such-scenarios"],
+    ["--prices", "BTC=/no/such/file.csv"],
+])
+def test_bad_input_exits_2_with_one_line(args, tmp_path, prices_csv):
+    out = tmp_path / "out.json"
+    base = ["recommend", str(BOOK), "-m", str(MARKET), "-f", "json", "-o", str(out)]
+    if "--prices" not in args:
+        base += ["--prices", str(prices_csv)]
+    result = runner.invoke(app, base + args)
+    assert result.exit_code == 2, result.output
+    assert "error" in result.output and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_missing_book_exits_2(tmp_path):
+    result = runner.invoke(app, ["recommend", str(tmp_path / "nope.json"), "-m", str(MARKET)])
+    assert result.exit_code == 2
