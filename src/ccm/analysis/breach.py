@@ -26,13 +26,17 @@ only at daily closes breaches less often than this probability says (see docs/br
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from scipy.special import ndtr
 
-from ccm._typing import FloatArray
+from ccm._typing import FloatArray, IntArray
+from ccm.analysis.breach_features import account_vol_daily, asset_exposures, dominant_asset
 from ccm.errors import InputError
+from ccm.risk.context import RiskContext
+from ccm.risk.coverage import CoverageResult
 
 Drift = Literal["zero", "martingale"]
 
@@ -156,4 +160,46 @@ def analytic_breach_probability(
     return np.clip(out, 0.0, 1.0)
 
 
-__all__ = ["Drift", "analytic_breach_probability", "one_barrier_probability", "strip_survival"]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountBreachResult:
+    """Analytic breach probability per account, each array of shape (n_accounts,).
+
+    probability : P(coverage < 1 within ``horizon_days``); dominant : index into the book's assets of the
+    underlying whose volatility was used (−1: none); vol_daily : that volatility; distance_down, distance_up :
+    the distances used (``CoverageResult``).
+    """
+
+    account_ids: np.ndarray
+    probability: FloatArray
+    dominant: IntArray
+    vol_daily: FloatArray
+    distance_down: FloatArray
+    distance_up: FloatArray
+    horizon_days: float
+    drift: str
+
+
+def account_breach_probability(ctx: RiskContext, result: CoverageResult, vol_daily_by_asset: FloatArray,
+                               horizon_days: float, *, drift: Drift = "zero") -> AccountBreachResult:
+    """The analytic probability for every account of ``ctx``, each with its dominant underlying's volatility.
+
+    Parameters
+    ----------
+    ctx, result : the accounts' context and coverage with distances (``ccm.risk.metrics.evaluate``).
+    vol_daily_by_asset : ndarray of shape (n_assets,) in ``ctx.book.assets`` order, daily vol (NaN for stables).
+    """
+    vols = np.asarray(vol_daily_by_asset, dtype=float)
+    if vols.shape != (ctx.book.n_assets,):
+        raise InputError(f"{vols.shape[0] if vols.ndim else 0} volatilities for {ctx.book.n_assets} assets",
+                         field="vol_daily_by_asset")
+    dominant = dominant_asset(asset_exposures(ctx), ctx.moving)
+    vol = account_vol_daily(dominant, vols)
+    probability = analytic_breach_probability(result.distance_down, result.distance_up, vol, horizon_days,
+                                              drift=drift)
+    return AccountBreachResult(account_ids=result.account_ids, probability=probability, dominant=dominant,
+                               vol_daily=vol, distance_down=result.distance_down, distance_up=result.distance_up,
+                               horizon_days=float(horizon_days), drift=drift)
+
+
+__all__ = ["AccountBreachResult", "Drift", "account_breach_probability", "analytic_breach_probability",
+           "one_barrier_probability", "strip_survival"]

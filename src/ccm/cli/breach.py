@@ -1,0 +1,194 @@
+"""``ccm breach``: per-account probability that coverage falls below 1 within a horizon (analytic model)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ccm.enums import STATUSES, MarginModelName
+from ccm.errors import CcmError, InputError
+
+DAY_SECONDS = 86_400
+
+
+class BreachFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+class VolModel(StrEnum):
+    EWMA = "ewma"
+    GARCH = "garch"
+    GJR = "gjr"
+    GBM = "gbm"
+
+
+class DriftChoice(StrEnum):
+    ZERO = "zero"
+    MARTINGALE = "martingale"
+
+
+def _num(x: float) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def asset_vols(specs: list[str], *, assets: tuple[str, ...], moving: np.ndarray, as_of: np.datetime64,
+               vol_model: str, horizon_days: float) -> tuple[np.ndarray, np.datetime64]:
+    """Daily vol forecast per book asset (NaN for stables) from the price histories up to ``as_of``, and the
+    time of the last price used. Intraday histories are reduced to daily closes first."""
+    from ccm.analysis.forecast import forecast_volatility
+    from ccm.analysis.timeline import resample_last
+    from ccm.io.prices import read_prices
+
+    history = read_prices(specs)
+    needed = [a for a, m in zip(assets, moving, strict=True) if m]
+    missing = [a for a in needed if a not in history.assets]
+    if missing:
+        raise InputError(f"no price history for {', '.join(missing)} (the histories hold "
+                         f"{', '.join(history.assets)})", record="--prices",
+                         hint="add --prices ASSET=FILE for every non-stable asset of the book")
+    keep = history.timestamps <= as_of
+    if keep.sum() < 3:
+        raise InputError(f"fewer than 3 prices at or before the market's as_of {as_of} (the history covers "
+                         f"{history.timestamps[0]} to {history.timestamps[-1]})", record="--prices")
+    stamps, prices = resample_last(history.timestamps[keep], history.prices[keep], DAY_SECONDS)
+    columns = [history.assets.index(a) for a in needed]
+    if prices.shape[0] < 3:
+        raise InputError(f"only {prices.shape[0]} daily closes at or before {as_of}", record="--prices",
+                         hint="a volatility forecast needs a longer history")
+    forecast = forecast_volatility(prices[:, columns], model=vol_model, horizon_days=max(1, math.ceil(horizon_days)))
+    vols = np.full(len(assets), np.nan)
+    vols[[assets.index(a) for a in needed]] = forecast
+    return vols, stamps[-1]
+
+
+def breach_document(run, breach, *, as_of, currency: str, vol_model: str, vols: np.ndarray, vol_as_of,
+                    horizon_hours: float) -> dict[str, Any]:
+    """The JSON document: settings, volatilities, a summary and one record per account (book order)."""
+    assets = run.context.book.assets
+    result = run.result
+    p = breach.probability
+    accounts = [
+        {"account": str(result.account_ids[i]), "status": str(STATUSES[int(result.status[i])]),
+         "coverage_ratio": _num(result.coverage_ratio[i]), "distance_down": _num(breach.distance_down[i]),
+         "distance_up": _num(breach.distance_up[i]),
+         "dominant_asset": assets[int(breach.dominant[i])] if breach.dominant[i] >= 0 else None,
+         "vol_daily": _num(breach.vol_daily[i]) if breach.dominant[i] >= 0 else None,
+         "breach_probability": float(p[i])}
+        for i in range(result.account_ids.shape[0])
+    ]
+    return {
+        "as_of": as_of.isoformat(), "currency": currency, "horizon_hours": horizon_hours,
+        "model": "analytic first passage", "drift": breach.drift, "vol_model": vol_model,
+        "volatility": {"as_of": str(vol_as_of), "daily": {a: _num(v) for a, v in zip(assets, vols, strict=True)
+                                                           if math.isfinite(v)}},
+        "summary": {"accounts": len(accounts), "expected_breaches": float(p.sum()),
+                    "already_breached": int((p >= 1.0).sum()),
+                    "above_50pct": int((p > 0.5).sum()), "above_5pct": int((p > 0.05).sum())},
+        "accounts": accounts,
+    }
+
+
+def print_breach(console: Console, doc: dict, limit: int | None) -> None:
+    s = doc["summary"]
+    vols = ", ".join(f"{a} {v:.2%}" for a, v in doc["volatility"]["daily"].items())
+    console.print(f"[bold]Breach probability within {doc['horizon_hours']:g} h[/] at {doc['as_of']} "
+                  f"({doc['vol_model']} daily vols at {doc['volatility']['as_of']}: {vols}; drift {doc['drift']})")
+    console.print(f"{s['accounts']:,} accounts; expected breaches {s['expected_breaches']:.1f}; already breached "
+                  f"{s['already_breached']:,}; p > 50 %: {s['above_50pct']:,}; p > 5 %: {s['above_5pct']:,}")
+    table = Table(header_style="bold")
+    for col in ("account", "status", "coverage", "dist. down", "dist. up", "asset", "vol/day", "P(breach)"):
+        table.add_column(col, justify="left" if col in ("account", "status", "asset") else "right")
+
+    def pct(x):
+        return "—" if x is None else f"{x:.1%}"
+
+    ranked = sorted(doc["accounts"], key=lambda r: -r["breach_probability"])
+    for r in ranked[:limit]:
+        cov = "—" if r["coverage_ratio"] is None else f"{r['coverage_ratio']:.3f}"
+        table.add_row(r["account"], r["status"], cov, pct(r["distance_down"]), pct(r["distance_up"]),
+                      r["dominant_asset"] or "—", pct(r["vol_daily"]), f"{r['breach_probability']:.2%}")
+    console.print(table)
+
+
+def breach(
+    book: Path = typer.Argument(..., help="Book (as for ccm metrics)."),
+    market: Path = typer.Option(..., "--market", "-m", help="Market snapshot JSON."),
+    horizon_hours: float = typer.Option(24.0, "--horizon-hours", help="Horizon h in hours (> 0)."),
+    vol_model: VolModel = typer.Option(VolModel.EWMA, "--vol-model", help="Daily volatility forecast "
+                                       "(ccm.analysis.forecast): ewma (RiskMetrics λ 0.94), garch, gjr or gbm."),
+    prices: list[str] | None = typer.Option(None, "--prices", help="Price history for the vols: a wide CSV or "
+                                            "ASSET=FILE pairs (as ccm replay); default: the Yahoo daily files in "
+                                            "$CCM_DATA_DIR for the book's non-stable assets. Only prices at or "
+                                            "before the market's as_of are used."),
+    drift: DriftChoice = typer.Option(DriftChoice.ZERO, "--drift", help="zero: driftless log price; martingale: "
+                                      "log drift −σ²/2 (driftless price)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Risk configuration YAML."),
+    model: MarginModelName | None = typer.Option(None, "--model", help="Margin every account with this model."),
+    fmt: BreachFormat = typer.Option(BreachFormat.TABLE, "--format", "-f", help="table for people, json for "
+                                     "machines."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout (atomically)."),
+    limit: int = typer.Option(25, "--limit", help="Accounts shown in the table, most likely to breach first "
+                              "(0 = all)."),
+) -> None:
+    """Probability that each account's coverage falls below 1 within the horizon.
+
+    The engine's distance to liquidation (uniform move of all non-stable prices, down and up) and the daily
+    volatility of the account's dominant underlying give the exact two-sided first-passage probability of a
+    Brownian log price (continuously monitored). Already breached accounts get 1; accounts without a
+    liquidation within ±95 % get 0. See docs/breach-model-card.md.
+
+    Example: [bold]ccm breach examples/book.json -m examples/market.json --horizon-hours 24 -f json[/bold]
+    """
+    from ccm.analysis.breach import account_breach_probability
+    from ccm.cli.main import _fail, _run
+    from ccm.cli.output import write_text
+    from ccm.cli.stress import default_price_specs
+    from ccm.io.book import load_book
+    from ccm.io.config import load_config
+    from ccm.io.market import load_market
+
+    try:
+        if not (math.isfinite(horizon_hours) and horizon_hours > 0):
+            raise InputError(f"the horizon must be a positive number of hours, got {horizon_hours}",
+                             record="--horizon-hours")
+        loaded_config = load_config(config)
+        snapshot = load_market(market)
+        loaded_book = load_book(book)
+        try:
+            run = _run(loaded_book, snapshot, loaded_config, model=model, with_distance=True,
+                       show_progress=fmt is BreachFormat.TABLE or out is not None)
+            ctx = run.context
+            specs = list(prices) if prices else default_price_specs(ctx.book.assets, ctx.haircuts.stable)
+            if not specs:
+                raise InputError("no price history found for the book's assets in $CCM_DATA_DIR",
+                                 record="--prices", hint="give --prices ASSET=FILE")
+            as_of = np.datetime64(snapshot.as_of.replace(tzinfo=None), "s")
+            vols, vol_as_of = asset_vols(specs, assets=ctx.book.assets, moving=ctx.moving, as_of=as_of,
+                                         vol_model=vol_model.value, horizon_days=horizon_hours / 24.0)
+            result = account_breach_probability(ctx, run.result, vols, horizon_hours / 24.0, drift=drift.value)
+        except InputError as error:
+            raise error.relocated({"market": str(market), "config": str(config or "built-in default config")}) \
+                from None
+        doc = breach_document(run, result, as_of=snapshot.as_of, currency=loaded_config.currency,
+                              vol_model=vol_model.value, vols=vols, vol_as_of=vol_as_of, horizon_hours=horizon_hours)
+        if fmt is BreachFormat.JSON:
+            write_text(json.dumps(doc, indent=1, allow_nan=False), out)
+        else:
+            wide = out is not None or not sys.stdout.isatty()
+            console = Console(record=out is not None, width=170 if wide else None)
+            print_breach(console, doc, None if limit == 0 else limit)
+            if out is not None:
+                write_text(console.export_text(), out)
+    except CcmError as error:
+        raise _fail(error) from None
