@@ -9,7 +9,7 @@ from ccm.dist.cluster import local_cluster
 from ccm.io.config import load_config
 from ccm.synthetic import generate_venue
 
-ACCOUNTS = 3_000
+ACCOUNTS = 2_000
 
 
 @pytest.fixture(scope="session")

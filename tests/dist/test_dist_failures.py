@@ -39,22 +39,6 @@ def _pids(client) -> set[int]:
     return set(client.run(os.getpid).values())
 
 
-def test_killed_worker_metrics_still_complete_and_equal(client, venue, config, tmp_path: Path):
-    generated, book = venue
-    single = evaluate(book, generated.market, config, with_distance=False)
-    before = _pids(client)
-    marker = tmp_path / "killed"
-    cluster = evaluate_on_client(client, book, generated.market, config, with_distance=False, shards=4,
-                                 before_task=FirstCallFails(str(marker), kill=True))
-    killed = int(marker.read_text())
-    assert killed in before  # a worker of the cluster died in the middle of the run …
-    client.wait_for_workers(2, timeout=60)
-    assert killed not in _pids(client)  # … and was replaced by its nanny
-    assert cluster.result.n_accounts == book.n_accounts
-    assert_same(single.result, cluster.result)
-    assert_same(single.system, cluster.system)
-
-
 def test_killed_worker_stress_still_complete_and_equal(client, venue, config, tmp_path: Path):
     from ccm.market import resolve_market
     from ccm.risk.context import RiskContext
@@ -63,12 +47,15 @@ def test_killed_worker_stress_still_complete_and_equal(client, venue, config, tm
     ctx = RiskContext.build(book, resolve_market(generated.market, book.assets, book.instruments), config)
     scenarios = scenario_set("historical", ctx)
     single = run_stress(ctx, scenarios, fund_usd=1e6)
+    before = _pids(client)
     marker = tmp_path / "killed"
     cluster = stress_on_client(client, book, generated.market, config, scenarios, fund_usd=1e6, shards=2, chunks=2,
                                before_task=FirstCallFails(str(marker), kill=True))
-    assert marker.exists()
-    client.wait_for_workers(2, timeout=60)
-    assert_same(single, cluster)
+    killed = int(marker.read_text())
+    assert killed in before  # a worker of the cluster died in the middle of the run …
+    assert_same(single, cluster)  # … yet every task ran (again) and the result is complete and right
+    client.wait_for_workers(2, timeout=120)
+    assert killed not in _pids(client)  # its nanny replaced it (the cluster is whole for the next tests)
 
 
 def test_task_that_raises_once_is_retried(client, venue, config, tmp_path: Path):

@@ -147,12 +147,19 @@ def stress(
     fmt: StressFormat = typer.Option(StressFormat.TABLE, "--format", "-f", help="table, json, or html (one "
                                      "self-contained file)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout (atomically)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Run the scenarios on this Dask scheduler "
+                                         "(tcp://HOST:PORT); see docs/distributed.md."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Run the scenarios on a local Dask cluster "
+                                       "of N worker processes."),
 ) -> None:
     """Stress the whole book: who is left uncovered, Cover-1/Cover-2 against the fund, VaR/ES, reverse stress
     and, with --cascade, liquidations that move prices.
 
     Example: [bold]ccm stress book.json -m market.json --scenarios montecarlo --paths 10000 --fund 5e7 -f html -o
     stress.html[/bold]
+
+    With --scheduler or --workers the scenario run is spread over a Dask cluster (shards of accounts); reverse
+    stress and the cascade still run in this process. The answers are the same.
     """
     from ccm.cli.main import _fail, _progress
     from ccm.cli.output import write_text
@@ -185,8 +192,18 @@ def stress(
                                            horizon_days=horizon_days, distribution=str(distribution))
             with _progress(fmt is StressFormat.TABLE or out is not None) as progress:
                 task = progress.add_task("scenarios", total=len(scenario_set))
-                result = run_stress(ctx, scenario_set, fund_usd=fund, confidence=confidence,
-                                    on_chunk=lambda done, total: progress.update(task, completed=done))
+                if scheduler is not None or workers is not None:
+                    from ccm.dist.stress import stress_on_cluster
+
+                    progress.update(task, description="cluster")
+                    result = stress_on_cluster(loaded_book, snapshot, loaded_config, scenario_set,
+                                               scheduler=scheduler, workers=workers, fund_usd=fund,
+                                               confidence=confidence,
+                                               on_done=lambda done, total: progress.update(
+                                                   task, completed=len(scenario_set) * done / total))
+                else:
+                    result = run_stress(ctx, scenario_set, fund_usd=fund, confidence=confidence,
+                                        on_chunk=lambda done, total: progress.update(task, completed=done))
                 rev = {}
                 if reverse:
                     progress.update(task, description="reverse")

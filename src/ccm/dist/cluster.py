@@ -21,9 +21,10 @@ TASK_RETRIES = 2
 def local_cluster(workers: int) -> LocalCluster:
     """``workers`` worker processes, one thread each (the numerical core is single-threaded numpy/numba).
 
-    No dashboard (no port to collide with other runs); processes so a worker's death is isolated.
+    The scheduler's HTTP server (dashboard) on a free port, so runs side by side do not collide; processes so
+    a worker's death is isolated.
     """
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
 
 
 @contextmanager

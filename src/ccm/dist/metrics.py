@@ -19,20 +19,35 @@ from ccm.book.book import Book
 from ccm.dist.cluster import broadcast, cluster_client, run_tasks, worker_count
 from ccm.dist.shards import default_shards, ranges, shard_book
 from ccm.enums import MarginModelName
+from ccm.market.resolve import resolve_market
 from ccm.market.snapshot import MarketSnapshot
 from ccm.risk.config import RiskConfig
+from ccm.risk.context import RiskContext
 from ccm.risk.coverage import CoverageResult, SystemResult, system_metrics
-from ccm.risk.metrics import evaluate
+from ccm.risk.metrics import evaluate, with_model
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClusterMetricsResult:
-    """What ``ccm metrics`` renders: per-account ``result`` (n_accounts, book order) and venue ``system``."""
+    """What ``ccm metrics`` renders: per-account ``result`` (n_accounts, book order) and venue ``system``.
+
+    Like :class:`ccm.risk.metrics.MetricsRun`, plus how it ran (``shards``, ``workers``); its ``context`` (the
+    whole book's RiskContext, for renderers that need more than the result) is built on first use, in this
+    process.
+    """
 
     result: CoverageResult
     system: SystemResult
     shards: int
     workers: int
+    book: Book
+    snapshot: MarketSnapshot
+    config: RiskConfig
+
+    @property
+    def context(self) -> RiskContext:
+        return RiskContext.build(self.book, resolve_market(self.snapshot, self.book.assets, self.book.instruments),
+                                 self.config)
 
 
 def shard_coverage(
@@ -87,7 +102,9 @@ def evaluate_on_client(
                          for sub in shard_book(book, parts)],
                         name="metrics", on_done=on_done)
     merged = concat_coverage(results)
-    return ClusterMetricsResult(result=merged, system=system_metrics(merged), shards=len(parts), workers=workers)
+    return ClusterMetricsResult(result=merged, system=system_metrics(merged), shards=len(parts), workers=workers,
+                                book=book if model is None else with_model(book, model), snapshot=snapshot,
+                                config=config)
 
 
 def evaluate_on_cluster(
