@@ -102,7 +102,7 @@ def print_reserves(console: Console, doc: dict) -> None:
     console.print(table)
     scen = doc["scenarios"]
     if scen:
-        worst = Table(title=f"Worst of {scen['count']} {scen['source']} scenarios (by haircut ratio)",
+        worst = Table(title=f"Worst of {scen['count']} scenarios ({scen['source']}), by haircut ratio",
                       header_style="bold")
         for col in ("asset", "scenario", "reserve ratio", "haircut ratio"):
             worst.add_column(col, justify="right" if "ratio" in col else "left")
