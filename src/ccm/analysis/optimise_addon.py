@@ -12,9 +12,9 @@ maximum, not only need(m), so that options books whose requirement is not monoto
 Steps, vectorised over the accounts that need an add-on:
 
 1. need(x) on a grid of moves in both directions (``ADDON_GRID``, instruments valued once per move);
-2. bisection on G for the smallest G with P(d_down(G), d_up(G)) ≤ p, P the first-passage breach probability
-   over the horizon (``ccm.analysis.breach.analytic_breach_probability``), d(G) interpolated linearly in need
-   between grid moves;
+2. bisection on G for the smallest G with P(d_down(G), d_up(G)) ≤ p·(1 − ``AIM_MARGIN``), P the first-passage
+   breach probability over the horizon (``ccm.analysis.breach.analytic_breach_probability``), d(G) interpolated
+   linearly in need between grid moves (the margin, 0.2% of p, absorbs the distance solver's tolerance);
 3. G → USD of stablecoin: the excess gained per USD added is measured on the account itself (1 − haircut for
    margin accounts, the liquidation threshold for lending accounts) with one secant correction for
    non-linear haircuts (liquidity add-on, tiers);
@@ -41,6 +41,9 @@ ProbabilityFunction = Callable[[FloatArray, FloatArray, FloatArray, float], Floa
 
 #: Move magnitudes at which need(x) is evaluated: 0.25% apart up to 20%, 1% apart up to 95%.
 ADDON_GRID = np.concatenate([np.arange(1, 81) * 0.0025, np.arange(21, 96) * 0.01])
+#: The add-on aims at target × (1 − AIM_MARGIN): distances are found to ``distance.tolerance`` (1e-5 by default),
+#: which moves a probability near 1% by up to ~0.1% of itself; aiming just inside keeps the recomputed one ≤ target.
+AIM_MARGIN = 2e-3
 #: Bisection steps on the excess gain G (the bracket shrinks 2⁻⁶⁰: far below a cent on any account).
 BISECTION_STEPS = 60
 
@@ -196,7 +199,7 @@ def margin_addons(ctx: RiskContext, vol_daily: FloatArray, *, target_probability
     asset : the stable asset added (must be one of the book's assets and stable).
     probability : breach probability model (default :func:`default_probability`).
     rounds : at most this many add-on rounds; after the first, only accounts whose recomputed probability is
-        still above target (by more than 1e-9) get a further add-on computed from their new state.
+        still above target get a further add-on computed from their new state.
     """
     if not 0.0 < target_probability < 1.0:
         raise InputError(f"target probability must be in (0, 1), got {target_probability}",
@@ -221,13 +224,13 @@ def margin_addons(ctx: RiskContext, vol_daily: FloatArray, *, target_probability
     current = ctx
     excess = excess0
     for _ in range(rounds):
-        rows = np.flatnonzero((p > target_probability + 1e-9) & np.isfinite(addon))
+        rows = np.flatnonzero((p > target_probability) & np.isfinite(addon))
         if rows.size == 0:
             break
         sub = current.take(rows)
         need_d, need_u = need_grid(sub, excess[rows])
-        gain = required_gain(need_d, need_u, moves, vol_daily[rows], target_probability, horizon_days,
-                             probability)
+        gain = required_gain(need_d, need_u, moves, vol_daily[rows], target_probability * (1.0 - AIM_MARGIN),
+                             horizon_days, probability)
         usd = _gain_to_usd(sub, a, gain, excess[rows])
         addon[rows] += usd
         current = _with_addon(ctx, a, np.nan_to_num(addon, nan=0.0))
