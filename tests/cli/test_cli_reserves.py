@@ -121,6 +121,11 @@ def test_por_build_prove_verify_and_exit_codes(files, tmp_path):
                                str(out / "root.json")]).exit_code == 2
     assert runner.invoke(app, ["por", "prove", str(out), "nobody"]).exit_code == 2
 
+    root["root_hash"] = "00" * 32  # root.json no longer matches tree.npz (e.g. a half-replaced directory)
+    (out / "root.json").write_text(json.dumps(root))
+    result = runner.invoke(app, ["por", "prove", str(out), "c2"])
+    assert result.exit_code == 2 and "does not match" in result.output
+
 
 @pytest.mark.parametrize(("text", "message"), [
     ("customer_id,asset,balance\nc1,BTC,1\nc2,BTC,-1\n", "line 3"),

@@ -198,6 +198,14 @@ def test_sums_beyond_64_bits_are_rejected(small):
     assert not verify_proof(replace(proof, sibling_sums=huge), tree.root).valid
 
 
+def test_malformed_customer_ids_are_invalid_not_errors(small):
+    _, _, _, tree = small
+    proof = prove(tree, 2)
+    for bad in ("\ud800", "", "x" * 70_000):
+        result = verify_proof(replace(proof, customer_id=bad), tree.root)
+        assert not result.valid and "customer id" in result.reason
+
+
 def test_forged_root_without_the_tree_is_rejected():
     root = MerkleRoot(assets=ASSETS, hash=bytes(32), sums=(0, 0, 0), customers=1, depth=0)
     proof = InclusionProof(assets=ASSETS, customer_id="x", salt=bytes(16), balances=(0, 0, 0), leaf_index=0,

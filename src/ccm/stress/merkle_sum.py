@@ -325,6 +325,12 @@ def verify_proof(proof: InclusionProof, root: MerkleRoot) -> VerificationResult:
     problem = _check_sums(proof.balances, k, "the customer's leaf")
     if problem:
         return invalid(problem)
+    try:
+        id_length = len(proof.customer_id.encode("utf-8"))
+    except UnicodeEncodeError:
+        return invalid("the customer id is not valid Unicode text")
+    if not 0 < id_length <= MAX_ID_BYTES:
+        return invalid(f"the customer id must have 1 to {MAX_ID_BYTES} bytes")
     current_hash = leaf_hash(proof.customer_id, proof.salt, proof.balances)
     current_sums = [int(b) for b in proof.balances]
     for level in range(depth):
