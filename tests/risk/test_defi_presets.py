@@ -21,7 +21,7 @@ from ccm.errors import InputError
 from ccm.io.config import load_config
 from ccm.risk.lending_metrics import drop_table, lending_metrics
 from ccm.risk.lending_rules import AaveRules, LiquityRules
-from ccm.risk.margin.lending import health_factor
+from ccm.risk.margin.lending import health_factor, lending_requirement
 from tests.reference.builders import AS_OF
 from tests.reference.harness import engine_context
 
@@ -111,7 +111,6 @@ def test_emode_changes_the_health_factor_as_by_hand(presets):
     assert r.borrowing_capacity[1] == pytest.approx(10_000 * 0.98 + 4_000 * 0.80, rel=1e-12)
     # The margin model sees the same thresholds: coverage 1 ⇔ HF 1 still holds with eMode.
     ctx = engine_context([], accounts, PRICES, {}, AS_OF, cfg)
-    from ccm.risk.margin.lending import lending_requirement
     mm = lending_requirement(ctx).maintenance
     assert mm[1] == pytest.approx(10_000 * 0.015 + 4_000 * 0.175, rel=1e-12)
 
