@@ -169,3 +169,18 @@ def test_balances_are_read_exactly_in_base_units(tmp_path):
     path.write_text("customer_id,asset,balance\n" + "".join(f"c{k},BTC,{t}\n" for k, (t, _) in enumerate(BALANCES)))
     table = read_liabilities(path)
     assert table.units[:, 0].tolist() == [u for _, u in BALANCES]
+
+
+def test_written_liabilities_read_back_exactly(tmp_path):
+    """Ids with commas and quotes survive the CSV round trip; a spreadsheet's byte-order mark is ignored."""
+    import numpy as np
+
+    from ccm.io.liabilities import liabilities_csv, read_liabilities
+
+    ids = ['plain', 'with,comma', 'with "quote"']
+    balances = np.array([[1.5, 0.0], [0.0, 2.25], [0.00000001, 3.0]])
+    path = tmp_path / "l.csv"
+    path.write_text("\ufeff" + liabilities_csv(ids, ["BTC", "ETH"], balances), encoding="utf-8")
+    table = read_liabilities(path)
+    assert table.customer_ids == tuple(ids)
+    assert table.units.tolist() == [[150_000_000, 0], [0, 225_000_000], [1, 300_000_000]]

@@ -108,7 +108,7 @@ def read_liabilities(path: str | Path, *, decimals: int = DEFAULT_DECIMALS) -> L
     _check_decimals(decimals)
     require_file(path, what="liabilities")
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: a spreadsheet's BOM is not a header
             rows = csv.reader(handle)
             header = [h.strip().lower() for h in next(rows, [])]
             if tuple(header) != COLUMNS:
@@ -183,11 +183,12 @@ def liabilities_csv(customer_ids: Sequence[str], assets: Sequence[str], balances
                     decimals: int = DEFAULT_DECIMALS) -> str:
     """CSV text of balances (n, k) in asset units, one row per non-zero balance, ``decimals`` places."""
     buffer = io.StringIO()
-    buffer.write(",".join(COLUMNS) + "\n")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
     rows, cols = np.nonzero(balances)
     values = balances[rows, cols]
-    buffer.writelines(f"{customer_ids[r]},{assets[c]},{v:.{decimals}f}\n"
-                      for r, c, v in zip(rows.tolist(), cols.tolist(), values.tolist(), strict=True))
+    writer.writerows((customer_ids[r], assets[c], f"{v:.{decimals}f}")
+                     for r, c, v in zip(rows.tolist(), cols.tolist(), values.tolist(), strict=True))
     return buffer.getvalue()
 
 
