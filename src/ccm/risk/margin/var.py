@@ -45,7 +45,13 @@ from scipy.stats import norm
 from ccm._typing import FloatArray, IntArray
 from ccm.errors import InputError
 from ccm.pricing.contracts import unit_value
-from ccm.risk.context import RiskContext, account_equity, instrument_terms, scenario_adjusted_equity
+from ccm.risk.context import (
+    RiskContext,
+    account_equity,
+    instrument_terms,
+    scenario_adjusted_equity,
+    settled_at_mark,
+)
 from ccm.risk.margin.base import Requirement
 from ccm.scenario.base import ScenarioSet
 from ccm.scenario.ewma import DEFAULT_LAMBDA, ewma_covariance, log_returns
@@ -136,14 +142,22 @@ class MarketHistory:
         return MarketHistory(assets=self.assets, prices=self.prices[-(n_returns + 1):])
 
 
-def positions_only(ctx: RiskContext) -> RiskContext:
-    """The context with every collateral balance removed: its adjusted equity is the positions' value."""
-    empty = sp.csr_matrix(ctx.book.balances.shape, dtype=float)
-    return replace(ctx, book=replace(ctx.book, balances=empty), cache={})
+def marked_positions(ctx: RiskContext) -> RiskContext:
+    """The context with every collateral balance removed and every future / perpetual re-struck at the current
+    mark (its whole quantity settled at today's forward, as variation margin does): the adjusted equity is then
+    the value of options and spot only, and a move's change of it is the P&L from today's marks — the
+    unrealised P&L accrued before today is not part of the exposure (it is collateral once settled)."""
+    book = ctx.book
+    futures = book.instruments.is_future[book.positions.indices]
+    every_unpriced = replace(book, unpriced_quantity=np.where(futures, book.positions.data, 0.0))
+    entry = np.where(futures, settled_at_mark(every_unpriced, ctx.market), ctx.entry_total)
+    empty = sp.csr_matrix(book.balances.shape, dtype=float)
+    return replace(ctx, book=replace(book, balances=empty), entry_total=entry, cache={})
 
 
 def position_value_paths(ctx: RiskContext, price_multiplier: FloatArray) -> FloatArray:
-    """Value of each account's positions (USD) with every asset's price × ``price_multiplier``.
+    """Value of each account's positions (USD, struck at today's marks: :func:`marked_positions`) with every
+    asset's price × ``price_multiplier``.
 
     Parameters
     ----------
@@ -153,7 +167,7 @@ def position_value_paths(ctx: RiskContext, price_multiplier: FloatArray) -> Floa
     -------
     ndarray of shape (S, n_accounts), evaluated in chunks of :data:`CHUNK_CELLS`.
     """
-    bare = positions_only(ctx)
+    bare = marked_positions(ctx)
     step = max(1, CHUNK_CELLS // max(ctx.n_accounts, 1))
     out = np.empty((price_multiplier.shape[0], ctx.n_accounts))
     for start in range(0, price_multiplier.shape[0], step):
@@ -200,7 +214,7 @@ def empirical_tail(losses: FloatArray, confidence: float) -> tuple[FloatArray, F
 
 def _historical_tail(ctx: RiskContext, scenarios: ScenarioSet, params: VarParams) -> _Tail:
     aligned = scenarios.for_assets(ctx.book.assets, stable=ctx.haircuts.stable, proxy=params.proxy)
-    base = account_equity(positions_only(ctx)).position_value
+    base = account_equity(marked_positions(ctx)).position_value
     losses = base[None, :] - position_value_paths(ctx, 1.0 + aligned.price_returns)
     var, es, scenario = empirical_tail(losses, params.confidence)
     return _Tail(var=var, es=es, multiplier=1.0 + aligned.price_returns[scenario])
@@ -250,7 +264,8 @@ def _stressed_returns(history: MarketHistory, params: VarParams) -> int:
 
 
 def position_driver(ctx: RiskContext, multiplier: FloatArray) -> FloatArray:
-    """Loss (≥ 0, USD) of each stored position when its account's assets move by ``multiplier`` (n, n_assets)."""
+    """Loss (≥ 0, USD) of each stored position when its account's assets move by ``multiplier`` (n, n_assets),
+    from the entries of ``ctx`` (give it :func:`marked_positions` for the loss from today's marks)."""
     book, mkt, ins = ctx.book, ctx.market, ctx.book.instruments
     cols, rows = book.positions.indices, ctx.position_row
     m_under = multiplier[rows, ins.underlying[cols]]
@@ -311,10 +326,10 @@ def var_requirement(ctx: RiskContext, history: MarketHistory, params: VarParams)
     return Requirement(
         initial=initial,
         maintenance=params.maintenance_ratio * initial,
-        position_driver=position_driver(ctx, tail.multiplier),
+        position_driver=position_driver(marked_positions(ctx), tail.multiplier),
         balance_driver=np.zeros(ctx.book.balances.nnz),
     )
 
 
 __all__ = ["MarketHistory", "VarParams", "account_deltas", "empirical_tail", "position_driver",
-           "position_value_paths", "positions_only", "var_requirement"]
+           "marked_positions", "position_value_paths", "var_requirement"]
