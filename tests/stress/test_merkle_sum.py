@@ -9,6 +9,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ccm.errors import InputError
 from ccm.stress.merkle_sum import (
@@ -251,3 +253,19 @@ def test_leaf_binds_the_balances_and_salts_hide_equal_balances():
     assert other.root.hash != tree.root.hash
     again = build_tree(["a", "b"], ASSETS, same, salts)
     assert again.root.hash == tree.root.hash  # deterministic given the inputs
+
+
+# --- property: any small tree --------------------------------------------------------------------------
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 40), k=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
+def test_any_tree_matches_the_reference_and_every_proof_verifies(n, k, seed):
+    rng = np.random.default_rng(seed)
+    ids = [f"id-{rng.integers(10**9)}-{i}" for i in range(n)]
+    balances = rng.integers(0, 2**40, size=(n, k))
+    salts = salts_from_rng(n, rng)
+    assets = tuple(f"A{j}" for j in range(k))
+    tree = build_tree(ids, assets, balances, salts)
+    leaves = [ref_leaf(c, salts[i].tobytes(), balances[i].tolist()) for i, c in enumerate(ids)]
+    assert tree.root.hash == ref_root(leaves, k)[0]
+    assert list(tree.root.sums) == [int(s) for s in balances.sum(axis=0)]
+    assert all(verify_proof(prove(tree, i), tree.root).valid for i in range(n))
