@@ -104,7 +104,7 @@ def backing_ratios(
     liabilities_usd = liabilities * prices
     reserves_usd = reserves * prices
     haircut_usd = haircut_values(reserves, prices, index, haircuts, haircut_multiplier=haircut_multiplier,
-                                 liquidity_multiplier=liquidity_multiplier) * np.ones_like(prices)
+                                 liquidity_multiplier=liquidity_multiplier)
     total_l, total_r, total_h = (x.sum(axis=-1) for x in (liabilities_usd, reserves_usd, haircut_usd))
     return BackingResult(
         assets=tuple(assets), liabilities=liabilities, reserves=reserves, prices=prices,
