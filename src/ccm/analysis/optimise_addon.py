@@ -19,7 +19,8 @@ Steps, vectorised over the accounts that need an add-on:
    margin accounts, the liquidation threshold for lending accounts) with one secant correction for
    non-linear haircuts (liquidity add-on, tiers);
 4. verification: distance to liquidation recomputed by ``ccm.risk.distance`` on the book with the add-on,
-   and its breach probability; accounts still above target (grid interpolation error) get one more round.
+   and its breach probability; accounts still above target (grid interpolation error) get more rounds, and
+   what is left after them an exact bisection on the USD amount (each step a distance recomputation).
 """
 
 from __future__ import annotations
@@ -187,6 +188,32 @@ def _probability_now(ctx, excess_now, vol_daily, horizon_days, probability):
     return down, up, probability(down, up, vol_daily, horizon_days)
 
 
+def _polish(ctx: RiskContext, asset: int, addon_usd: FloatArray, vol_daily: FloatArray, target: float,
+            horizon_days: float, probability: ProbabilityFunction, *, steps: int = 24) -> FloatArray:
+    """Exact bisection on the USD add-on of accounts still above ``target`` (few), each evaluation a distance
+    recomputation on the book with that add-on; returns their add-ons, each with probability ≤ target."""
+    def above(amount: FloatArray) -> np.ndarray:
+        sub = _with_addon(ctx, asset, amount)
+        ex = excess_at(sub, None)
+        return _probability_now(sub, ex, vol_daily, horizon_days, probability)[2] > target
+
+    lo = addon_usd.copy()
+    step = 1e-3 * lo + 1.0
+    hi = lo + step
+    for _ in range(40):  # grow until every account is at or under target
+        bad = above(hi)
+        if not bad.any():
+            break
+        lo = np.where(bad, hi, lo)
+        step = np.where(bad, 2.0 * step, step)
+        hi = np.where(bad, hi + step, hi)
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        bad = above(mid)
+        lo, hi = np.where(bad, mid, lo), np.where(bad, hi, mid)
+    return hi
+
+
 def margin_addons(ctx: RiskContext, vol_daily: FloatArray, *, target_probability: float, horizon_days: float,
                   asset: str = "USDC", probability: ProbabilityFunction | None = None,
                   rounds: int = 3) -> AddonResult:
@@ -240,6 +267,13 @@ def margin_addons(ctx: RiskContext, vol_daily: FloatArray, *, target_probability
         excess = excess.copy()
         excess[rows] = excess_sub
         down[rows], up[rows], p[rows] = d_sub, u_sub, p_sub
+    rows = np.flatnonzero((p > target_probability) & np.isfinite(addon))
+    if rows.size:  # what the grid interpolation left above target: exact bisection on the few accounts
+        sub = ctx.take(rows)
+        addon[rows] = _polish(sub, a, addon[rows], vol_daily[rows], target_probability, horizon_days, probability)
+        sub = _with_addon(sub, a, addon[rows])
+        down[rows], up[rows], p[rows] = _probability_now(sub, excess_at(sub, None), vol_daily[rows], horizon_days,
+                                                         probability)
     return AddonResult(account_ids=ctx.book.account_ids, asset=asset, target_probability=target_probability,
                        horizon_days=horizon_days, vol_daily=vol_daily, breach_probability=p0, addon_usd=addon,
                        probability_after=p, distance_down=down0, distance_up=up0, distance_down_after=down,
