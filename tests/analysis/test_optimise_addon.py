@@ -148,3 +148,13 @@ def test_bad_addon_inputs_raise_input_errors(example):
         margin_addons(example, vol, target_probability=0.01, horizon_days=1.0, asset="DAI")
     with pytest.raises(InputError, match="target probability"):
         margin_addons(example, vol, target_probability=1.5, horizon_days=1.0)
+
+
+def test_exact_bisection_alone_reaches_the_closed_form():
+    # rounds=0 skips the grid step: the exact bisection on the USD amount does all the work, aiming at p itself.
+    c = 3_000.0
+    expected = F * M + one_barrier_distance(0.01, VOL, 1.0) * F * (1.0 - M) - c
+    res = margin_addons(context([long_btc(c)]), np.array([VOL]), target_probability=0.01, horizon_days=1.0,
+                        rounds=0)
+    assert res.addon_usd[0] == pytest.approx(expected, rel=1e-4)
+    assert res.probability_after[0] <= 0.01
