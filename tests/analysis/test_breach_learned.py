@@ -12,7 +12,7 @@ import pytest
 from ccm.analysis.breach_features import account_features, asset_exposures, dominant_asset, feature_names
 from ccm.analysis.breach_labels import BreachDataset, label_windows, simulate_prices, vol_daily_path
 from ccm.analysis.breach_model import BreachClassifier, calibration_report
-from ccm.analysis.timeline import relative_path, run_timeline
+from ccm.analysis.timeline import ContextStepEvaluator
 from ccm.errors import InputError
 from ccm.io.book import load_book
 from ccm.io.config import load_config
@@ -85,15 +85,25 @@ def test_labels_agree_with_the_timelines_first_breaches(tiny):
     data = label_windows(book, market, config, stamps, prices, assets, vol_daily_path(prices, 1.0),
                          horizon_steps=horizon, stride_steps=5, segment_steps=10)
     assert data.n_rows > 0 and data.features.shape == (data.n_rows, len(data.feature_names))
-    # Second route: replay each window's segment with the timeline and read its first breach per account.
-    index = np.array([market.index[a] for a in assets])
+    # Second route, plainly: price each step of the window with the context evaluator and apply the definition
+    # (adjusted equity < 0, or < maintenance margin where there is a requirement).
+    evaluator = ContextStepEvaluator(book, market, config)
+    where = [book.assets.index(a) for a in assets]
     positives = 0
     for seg0, t0 in ((0, 0), (0, 5), (10, 10), (10, 15)):
-        path = relative_path(prices[seg0:], index)[t0 - seg0:t0 - seg0 + horizon + 1]
-        window = run_timeline(book, market, config, stamps[t0:t0 + horizon + 1], path, assets)
         here = data.window_start == stamps[t0]
         rows = data.account_row[here]
-        expected = (window.first_breach_step[rows] >= 1) & (window.first_breach_step[rows] <= horizon)
+        moved = np.array([market.index[a] for a in assets]) * prices[t0:t0 + horizon + 1] / prices[seg0]
+        breached = []
+        for step in moved:
+            prices_now = evaluator.asset_prices.copy()
+            prices_now[where] = step
+            values = evaluator(prices_now)
+            ae, mm = values.adjusted_equity, values.maintenance_margin
+            breached.append((ae < 0) | ((mm > 1e-9) & (ae < mm)))
+        breached = np.array(breached)
+        assert not breached[0, rows].any()
+        expected = breached[1:, rows].any(axis=0)
         np.testing.assert_array_equal(data.label[here], expected)
         positives += int(expected.sum())
     assert positives > 0

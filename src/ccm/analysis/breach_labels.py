@@ -21,12 +21,12 @@ import numpy as np
 
 from ccm._typing import BoolArray, FloatArray, IntArray
 from ccm.analysis.breach_features import account_features, feature_names
-from ccm.analysis.timeline import BREACH, ContextStepEvaluator, relative_path
+from ccm.analysis.timeline import BREACH, ContextStepEvaluator, relative_path, run_timeline
 from ccm.book.book import Book
 from ccm.errors import InputError
 from ccm.market.snapshot import MarketSnapshot
 from ccm.risk.config import RiskConfig
-from ccm.risk.coverage import REQUIREMENT_FLOOR_USD, classify, coverage_parts
+from ccm.risk.coverage import coverage_parts
 from ccm.scenario.ewma import DEFAULT_LAMBDA, ewma_variance, log_returns
 
 
@@ -106,18 +106,6 @@ def simulate_prices(start: FloatArray, cov_daily: FloatArray, n_steps: int, *, r
     return start[None, :] * np.exp(np.vstack([np.zeros((1, start.shape[0])), np.cumsum(steps, axis=0)]))
 
 
-def _breached(evaluator: ContextStepEvaluator, asset_prices: FloatArray, config: RiskConfig) -> tuple[BoolArray,
-                                                                                                     BoolArray]:
-    """(breached, eligible) per account at ``asset_prices``: status ≥ liquidation; covered with a requirement."""
-    values = evaluator(asset_prices)
-    ae, mm = values.adjusted_equity, values.maintenance_margin
-    unbounded = ~(mm > REQUIREMENT_FLOOR_USD)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        coverage = np.where(unbounded, np.nan, ae / np.where(unbounded, 1.0, mm))
-    status = classify(ae, coverage, unbounded, config.thresholds)
-    return status >= BREACH, (status < BREACH) & ~unbounded
-
-
 def label_windows(
     book: Book,
     snapshot: MarketSnapshot,
@@ -155,35 +143,38 @@ def label_windows(
                          f"{len(assets)} assets", record="prices")
     evaluator = ContextStepEvaluator(book, snapshot, config)
     moving = evaluator.context.moving
-    column = {a: j for j, a in enumerate(assets)}
-    missing = [a for a, m in zip(book.assets, moving, strict=True) if m and a not in column]
+    missing = [a for a, m in zip(book.assets, moving, strict=True) if m and a not in assets]
     if missing:
         raise InputError(f"no price history for {', '.join(missing)}", record="prices",
                          hint="give a history for every non-stable asset of the book")
-    book_cols = np.array([k for k, a in enumerate(book.assets) if a in column], dtype=np.int64)
-    path_cols = np.array([column[book.assets[k]] for k in book_cols], dtype=np.int64)
+    held = [(book.assets.index(a), j) for j, a in enumerate(assets) if a in book.assets]
     base = evaluator.asset_prices
+    start_prices = np.array([snapshot.index[a] if a in snapshot.index else 1.0 for a in assets], dtype=float)
     names = feature_names(book.assets, moving)
     parts: list[BreachDataset] = []
     total = stamps.shape[0]
     for seg0 in range(first_step, total - horizon_steps, segment_steps):
         seg_end = min(seg0 + segment_steps + horizon_steps, total)
-        path = relative_path(prices[seg0:seg_end][:, path_cols], base[book_cols])
-        moved = np.repeat(base[None, :], path.shape[0], axis=0)
-        moved[:, book_cols] = path
-        states = [_breached(evaluator, moved[s], config) for s in range(path.shape[0])]
-        breached = np.stack([b for b, _ in states])
+        path = relative_path(prices[seg0:seg_end], start_prices)
         for t0 in range(0, min(segment_steps, total - horizon_steps - seg0), stride_steps):
-            rows = np.flatnonzero(states[t0][1])
+            moved = base.copy()
+            for k, j in held:
+                moved[k] = path[t0, j]
+            ctx = evaluator.context_at(moved)
+            now, _ = coverage_parts(ctx, with_distance=False)
+            rows = np.flatnonzero((now.status < BREACH) & ~now.unbounded)
             if rows.size:
-                ctx = evaluator.context_at(moved[t0]).take(rows)
-                result, _ = coverage_parts(ctx, with_distance=True)
+                window = run_timeline(book, snapshot, config, stamps[seg0 + t0:seg0 + t0 + horizon_steps + 1],
+                                      path[t0:t0 + horizon_steps + 1], assets, evaluator=evaluator)
+                sub = ctx.take(rows)
+                result, _ = coverage_parts(sub, with_distance=True)
                 vol_by_asset = np.full(book.n_assets, np.nan)
-                vol_by_asset[book_cols] = vol_daily[seg0 + t0, path_cols]
-                features = account_features(ctx, result, vol_by_asset)
+                for k, j in held:
+                    vol_by_asset[k] = vol_daily[seg0 + t0, j]
+                features = account_features(sub, result, vol_by_asset)
+                first = window.first_breach_step[rows]
                 parts.append(BreachDataset(
-                    feature_names=names, features=features,
-                    label=breached[t0 + 1:t0 + horizon_steps + 1, rows].any(axis=0),
+                    feature_names=names, features=features, label=(first >= 1) & (first <= horizon_steps),
                     window_start=np.full(rows.size, stamps[seg0 + t0]), account_row=rows,
                     distance_down=result.distance_down, distance_up=result.distance_up,
                     vol_daily=features[:, names.index("vol_daily")]))
