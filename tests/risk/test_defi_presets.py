@@ -18,7 +18,7 @@ import pytest
 from ccm.book import Account
 from ccm.enums import MarginModelName
 from ccm.errors import InputError
-from ccm.io.config import load_config
+from ccm.io.config import load_config, write_config_yaml
 from ccm.risk.lending_metrics import drop_table, lending_metrics
 from ccm.risk.lending_rules import AaveRules, LiquityRules
 from ccm.risk.margin.lending import health_factor, lending_requirement
@@ -309,3 +309,11 @@ def test_drop_table_counts_like_a_plain_loop(presets):
         assert n == len(hit)
         assert debt == pytest.approx(sum(r.debt_usd[i] for i in hit))
     assert table.accounts[0] == 1  # 'under' (HF 0.859) is liquidatable now
+
+
+@pytest.mark.parametrize("name", ["aave-v3", "compound-v3", "maker", "liquity-v1"])
+def test_preset_config_round_trips_through_yaml(presets, name, tmp_path: Path):
+    cfg = replace(presets[name], protocol=replace(presets[name].protocol, account_emode={"x": "stablecoins"})
+                  ) if name == "aave-v3" else presets[name]
+    write_config_yaml(cfg, tmp_path / "c.yaml")
+    assert load_config(tmp_path / "c.yaml") == cfg

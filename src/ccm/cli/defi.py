@@ -41,8 +41,10 @@ def lending_table(result: CoverageResult, lending: LendingResult, *, limit: int 
                          ("liq. drop", "right"), ("liquidation price", "left")):
         table.add_column(col, justify=justify, no_wrap=True)
     finite = np.isfinite(lending.liquidation_price)
-    for i in shown:
-        mine = np.flatnonzero(finite & (lending.balance_account == i))
+    starts = np.searchsorted(lending.balance_account, shown, side="left")  # balances are in account order
+    ends = np.searchsorted(lending.balance_account, shown, side="right")
+    for i, start, end in zip(shown, starts, ends, strict=True):
+        mine = start + np.flatnonzero(finite[start:end])
         prices = ", ".join(f"{lending.assets[lending.balance_asset[k]]} {_price(lending.liquidation_price[k])}"
                            for k in mine)
         hf = lending.health_factor[i]
