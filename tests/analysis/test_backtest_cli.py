@@ -1,0 +1,86 @@
+"""``ccm backtest`` end to end on a small demo venue and real BTC/ETH history: the JSON keys, the figures
+against the exceptions recounted from the accounts, the HTML report, and bad input → one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from ccm.cli.main import app
+from ccm.io.book import write_book_json
+from ccm.io.market import write_market_json
+from ccm.synthetic import generate_venue
+
+runner = CliRunner()
+KEYS = ["model", "confidence", "mpor_days", "observations", "exceptions", "coverage", "kupiec", "christoffersen",
+        "traffic_light", "procyclicality", "accounts"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, data_dir):
+    root = tmp_path_factory.mktemp("backtest-demo")
+    venue = generate_venue(60, rng=np.random.default_rng(4))
+    write_book_json(venue.columns, root / "book.json")
+    write_market_json(venue.market, root / "market.json")
+    prices = data_dir / "budydeveloper_crypto-dataset"
+    return root, [f"BTC={prices / 'BTC-USD_1d.csv'}", f"ETH={prices / 'ETH-USD_1d.csv'}"]
+
+
+def _args(demo, *extra):
+    root, specs = demo
+    args = ["backtest", str(root / "book.json"), "-m", str(root / "market.json")]
+    for spec in specs:
+        args += ["--prices", spec]
+    return args + list(extra)
+
+
+def test_json_document(demo, tmp_path):
+    out = tmp_path / "bt.json"
+    res = runner.invoke(app, _args(demo, "--model", "portfolio", "--from", "2022-11-01", "--to", "2022-11-11",
+                                   "--mpor-days", "1", "-o", str(out)))
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert list(doc) == KEYS
+    assert doc["model"] == "portfolio" and doc["mpor_days"] == 1 and doc["confidence"] == 0.99
+    assert doc["observations"] == sum(a["observations"] for a in doc["accounts"])
+    assert doc["exceptions"] == sum(a["exceptions"] for a in doc["accounts"])
+    assert all(a["observations"] == 10 for a in doc["accounts"])  # 10 margin dates in the window
+    assert set(doc["kupiec"]) == {"statistic", "p_value"}
+    assert set(doc["christoffersen"]) == {"independence", "conditional"}
+    assert set(doc["procyclicality"]) == {"peak_to_trough", "max_increase"}
+    zones = doc["traffic_light"]
+    assert zones["green"] + zones["yellow"] + zones["red"] == len(doc["accounts"])
+
+
+def test_html_and_table(demo, tmp_path):
+    out = tmp_path / "bt.html"
+    res = runner.invoke(app, _args(demo, "--model", "var", "--from", "2022-06-01", "--to", "2022-06-11", "-f", "html",
+                                   "-o", str(out)))
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert text.startswith("<!doctype html>") and "<svg" in text and "Kupiec" in text
+    res = runner.invoke(app, _args(demo, "--from", "2022-06-01", "--to", "2022-06-06", "-f", "table"))
+    assert res.exit_code == 0, res.output
+    assert "Kupiec POF" in res.output
+
+
+@pytest.mark.parametrize("extra,message", [
+    (("--mpor-days", "0"), "--mpor-days"),
+    (("--confidence", "1.5"), "--confidence"),
+    (("--from", "2030-01-01"), "no margin date"),
+    (("--from", "yesterday"), "unreadable date"),
+])
+def test_bad_input_exits_2(demo, extra, message):
+    res = runner.invoke(app, _args(demo, *extra))
+    assert res.exit_code == 2
+    assert message in res.output and "Traceback" not in res.output
+
+
+def test_missing_price_file_exits_2(demo, tmp_path):
+    root, _ = demo
+    res = runner.invoke(app, ["backtest", str(root / "book.json"), "-m", str(root / "market.json"),
+                              "--prices", f"BTC={tmp_path / 'nope.csv'}"])
+    assert res.exit_code == 2 and "nope.csv" in res.output
