@@ -317,3 +317,43 @@ def test_preset_config_round_trips_through_yaml(presets, name, tmp_path: Path):
                   ) if name == "aave-v3" else presets[name]
     write_config_yaml(cfg, tmp_path / "c.yaml")
     assert load_config(tmp_path / "c.yaml") == cfg
+
+
+def _plain_drop(balances: dict[str, float], lt: dict[str, float], stable: set[str]) -> float:
+    """Second implementation: bisection on a plain-Python health factor over the drop x ∈ [0, 1]."""
+    def hf(x: float) -> float:
+        value = {a: q * PRICES[a] * (1.0 if a in stable else 1.0 - x) for a, q in balances.items()}
+        debt = sum(-v for v in value.values() if v < 0)
+        return sum(v * lt[a] for a, v in value.items() if v > 0) / debt
+
+    if hf(0.0) < 1.0:
+        return 0.0
+    if hf(1.0 - 1e-12) >= 1.0:
+        return math.nan
+    lo, hi = 0.0, 1.0 - 1e-12
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if hf(mid) >= 1.0 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def test_liquidation_drop_matches_a_plain_bisection(presets):
+    cfg = presets["aave-v3"]
+    rng = np.random.default_rng(11)
+    stable = {"USDC", "USDT", "DAI"}
+    accounts = []
+    for k in range(40):
+        coll = {a: float(rng.uniform(0.1, 3.0)) * s for a, s in (("ETH", 1.0), ("BTC", 0.05), ("USDC", 2_000.0))
+                if rng.random() < 0.7} or {"ETH": 1.0}
+        debt_asset = "ETH" if k % 5 == 0 and "ETH" not in coll else "DAI"
+        value = sum(q * PRICES[a] for a, q in coll.items())
+        accounts.append(account(f"a{k}", **coll, **{debt_asset: -float(rng.uniform(0.2, 1.0)) * value
+                                                     / PRICES[debt_asset]}))
+    r = metrics(cfg, accounts)
+    lt = {a: cfg.lending_for(a).liquidation_threshold for a in PRICES}
+    for i, acc in enumerate(accounts):
+        expected = _plain_drop(dict(acc.collateral), lt, stable)
+        if math.isnan(expected):
+            assert math.isnan(r.liquidation_drop[i]), acc.id
+        else:
+            assert r.liquidation_drop[i] == pytest.approx(expected, abs=1e-9), acc.id
