@@ -53,3 +53,33 @@ def test_terminal_view_lists_the_borrower(run):
     print_lending(console, run.result, lending_metrics(run.context), limit=None)
     text = console.export_text()
     assert "borrower" in text and "ETH 2,424.24" in text and "trader" not in text
+
+
+def _has_preset_option() -> bool:
+    import typer.main
+
+    from ccm.cli.main import app
+    command = typer.main.get_command(app).commands["metrics"]  # type: ignore[attr-defined]
+    return any("--preset" in p.opts for p in command.params)
+
+
+@pytest.mark.skipif(not _has_preset_option(), reason="ccm metrics --preset not registered in cli/main.py yet")
+def test_cli_metrics_with_a_preset(tmp_path):
+    from typer.testing import CliRunner
+
+    from ccm.cli.main import app
+
+    book = tmp_path / "book.json"
+    book.write_text(json.dumps({"instruments": [], "accounts": [
+        {"id": "vault", "collateral": {"ETH": 10.0, "DAI": -15_000.0}}]}))
+    market = tmp_path / "market.json"
+    market.write_text(json.dumps({"as_of": "2025-02-10T08:00:00Z", "index": {"ETH": 3_000.0, "DAI": 1.0}}))
+    runner = CliRunner()
+    result = runner.invoke(app, ["metrics", str(book), "--market", str(market), "--preset", "maker", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    vault = json.loads(result.stdout)["accounts"][0]
+    assert vault["model"] == "lending"  # the preset's default model
+    assert vault["health_factor"] == pytest.approx(30_000 / 1.5 / 15_000)
+    assert vault["liquidation_price"] == {"ETH": pytest.approx(15_000 * 1.5 / 10)}
+    bad = runner.invoke(app, ["metrics", str(book), "--market", str(market), "--preset", "aave-v2"])
+    assert bad.exit_code == 2 and "unknown preset" in bad.output
