@@ -17,7 +17,7 @@ from ccm.errors import CcmError, InputError
 
 DAY = 86400
 DEFAULT_TEST_DAYS = 365
-FUNDING_COLUMNS = ("funding_rate", "fundingrate", "funding rate", "rate", "value")
+FUNDING_COLUMNS = ("funding_rate", "fundingrate", "funding rate", "interest_1h", "rate", "value")
 IMPLIED_VOL_COLUMNS = ("dvol", "dvol_close", "close", "iv", "implied_vol", "value")
 SIDE_TIME_COLUMNS = ("timestamp", "date", "datetime", "time", "snapped_at")
 
