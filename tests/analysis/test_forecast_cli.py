@@ -52,6 +52,8 @@ def test_json_contract_on_synthetic_prices(synthetic_prices):
         assert m["qlike"] > 0 and m["mse"] > 0 and 0 < m["latest_daily_vol"] < 0.2
     assert doc["best"] == min(doc["models"], key=lambda m: m["qlike"])["model"]
     assert doc["models"][0]["qlike_ratio_vs_ewma"] == pytest.approx(1.0)
+    assert doc["models"][0]["dm_pvalue_vs_ewma"] == 1.0
+    assert all(0.0 <= m["dm_pvalue_vs_ewma"] <= 1.0 for m in doc["models"])
     assert doc["test_from"] == "2022-01-01"
 
 

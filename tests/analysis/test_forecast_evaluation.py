@@ -132,3 +132,52 @@ def test_daily_values_sum_funding_and_take_the_last_implied_vol():
                                                                          nan_ok=True)
     assert daily_values(days, stamps, values, how="last") == pytest.approx([np.nan, -0.0001, np.nan, 0.0005],
                                                                           nan_ok=True)
+
+
+def test_diebold_mariano_without_lags_is_a_one_sample_t_test():
+    from scipy import stats
+
+    from ccm.analysis.forecast import diebold_mariano
+
+    rng = np.random.default_rng(1)
+    a = rng.gamma(2.0, size=500)
+    b = a + 0.05 + 0.3 * rng.standard_normal(500)
+    stat, p = diebold_mariano(a, b, lags=0)
+    t = stats.ttest_1samp(a - b, 0.0)
+    # DM divides by the population variance (ddof 0), the t test by the sample variance (ddof 1)
+    assert stat == pytest.approx(t.statistic * np.sqrt(500 / 499), rel=1e-10)
+    assert stat < 0 and p == pytest.approx(2 * stats.norm.sf(abs(stat)))
+    assert diebold_mariano(a, a, lags=3) == (0.0, 1.0)
+
+
+def test_diebold_mariano_newey_west_variance_by_a_plain_double_loop():
+    from ccm.analysis.forecast import diebold_mariano
+
+    rng = np.random.default_rng(2)
+    e = rng.standard_normal(300)
+    d = 0.1 + e + np.concatenate([[0.0], e[:-1]]) * 0.8  # MA(1): overlapping-forecast-like dependence
+    m, lags = d.shape[0], 4
+    u = d - d.mean()
+    v = 0.0
+    for i in range(m):
+        for j in range(m):
+            k = abs(i - j)
+            if k <= lags:
+                v += (1 - k / (lags + 1)) * u[i] * u[j]
+    v /= m
+    stat, _ = diebold_mariano(d, np.zeros(m), lags=lags)
+    assert stat == pytest.approx(d.mean() / np.sqrt(v / m), rel=1e-10)
+
+
+def test_qlike_test_compares_the_same_origins():
+    from ccm.analysis.forecast import qlike_test
+
+    rng = np.random.default_rng(9)
+    x = 0.02 * rng.standard_normal(300)
+    ewma = rolling_evaluation(EwmaForecaster(horizon_days=2), x, test_start=200)
+    fast = rolling_evaluation(EwmaForecaster(horizon_days=2, lam=0.8), x, test_start=200)
+    stat, p = qlike_test(fast, ewma)
+    assert 0 <= p <= 1 and np.isfinite(stat)
+    assert qlike_test(ewma, ewma) == (0.0, 1.0)
+    with pytest.raises(InputError, match="different test origins"):
+        qlike_test(rolling_evaluation(EwmaForecaster(horizon_days=2), x, test_start=210), ewma)

@@ -186,14 +186,16 @@ def first_test_origin(stamps: np.ndarray, test_from: str | None) -> int:
 def forecast_document(asset: str, stamps: np.ndarray, results: dict, baseline, *, test_start: int,
                       refit_days: int, series) -> dict:
     """The JSON document: the required ``asset, horizon_days, models[model, qlike, mse, n_test], best`` and more."""
-    from ccm.analysis.forecast import DAYS_PER_YEAR
+    from ccm.analysis.forecast import DAYS_PER_YEAR, qlike_test
 
     horizon = baseline.horizon_days
     models = []
     for name, r in results.items():
         daily = float(np.sqrt(r.latest_variance / horizon))
+        dm_stat, dm_p = qlike_test(r, baseline)
         models.append({"model": name, "qlike": r.qlike, "mse": r.mse, "n_test": r.n_test,
                        "qlike_ratio_vs_ewma": r.qlike / baseline.qlike, "mse_ratio_vs_ewma": r.mse / baseline.mse,
+                       "dm_stat_vs_ewma": dm_stat, "dm_pvalue_vs_ewma": dm_p,
                        "n_zero_realised": r.n_zero_realised, "refits": r.refits,
                        "fit_seconds": round(r.fit_seconds, 3),
                        "latest_daily_vol": daily, "latest_annualised_vol": daily * np.sqrt(DAYS_PER_YEAR)})
@@ -216,15 +218,15 @@ def forecast_table(doc: dict) -> Table:
     table = Table(title=f"{doc['asset']}: {doc['horizon_days']}-day variance forecasts, out of sample "
                         f"{doc['test_from']} → {doc['test_to']} (refit every {doc['refit_days']} days)",
                   header_style="bold", title_justify="left")
-    for col in ("model", "QLIKE", "× EWMA", "MSE", "× EWMA", "tests", "refits", "fit s", "vol now (daily)",
+    for col in ("model", "QLIKE", "× EWMA", "DM p", "MSE", "× EWMA", "tests", "refits", "fit s", "vol now (daily)",
                 "annualised"):
         table.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
     for m in doc["models"]:
         style = "bold green" if m["model"] == doc["best"] else ""
         table.add_row(f"[{style}]{m['model']}[/]" if style else m["model"], f"{m['qlike']:.4f}",
-                      f"{m['qlike_ratio_vs_ewma']:.3f}", f"{m['mse']:.3e}", f"{m['mse_ratio_vs_ewma']:.3f}",
-                      f"{m['n_test']:,}", f"{m['refits']:,}", f"{m['fit_seconds']:.2f}",
-                      f"{m['latest_daily_vol']:.2%}", f"{m['latest_annualised_vol']:.1%}")
+                      f"{m['qlike_ratio_vs_ewma']:.3f}", f"{m['dm_pvalue_vs_ewma']:.2f}", f"{m['mse']:.3e}",
+                      f"{m['mse_ratio_vs_ewma']:.3f}", f"{m['n_test']:,}", f"{m['refits']:,}",
+                      f"{m['fit_seconds']:.2f}", f"{m['latest_daily_vol']:.2%}", f"{m['latest_annualised_vol']:.1%}")
     return table
 
 
@@ -287,7 +289,9 @@ def forecast(
         else:
             console = Console(record=out is not None, width=170 if out is not None or not sys.stdout.isatty() else None)
             console.print(forecast_table(doc))
-            console.print(f"[dim]best by QLIKE: {doc['best']}; × EWMA < 1 beats RiskMetrics. {doc['units']}.[/]")
+            console.print(f"[dim]best by QLIKE: {doc['best']}; × EWMA < 1 beats RiskMetrics; DM p: Diebold–Mariano "
+                          f"p-value of the QLIKE difference to EWMA (small p: the difference is unlikely to be luck). "
+                          f"{doc['units']}.[/]")
             if out is not None:
                 write_text(console.export_text(), out)
     except CcmError as error:

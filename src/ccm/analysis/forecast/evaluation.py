@@ -11,7 +11,7 @@ from sklearn.base import clone
 
 from ccm._typing import FloatArray, IntArray
 from ccm.analysis.forecast.features import DailySeries, as_series, realised_variance
-from ccm.analysis.forecast.losses import mse, qlike
+from ccm.analysis.forecast.losses import diebold_mariano, mse, qlike, qlike_losses
 from ccm.errors import InputError
 
 
@@ -92,3 +92,19 @@ def rolling_evaluation(model, data: DailySeries | FloatArray, *, test_start: int
                             qlike=qlike(realised[keep], forecasts[keep]), mse=mse(realised[keep], forecasts[keep]),
                             n_test=int(keep.sum()), n_zero_realised=int((~keep).sum()), refits=starts.shape[0] + 1,
                             fit_seconds=fit_seconds, predict_seconds=predict_seconds, latest_variance=latest)
+
+
+def qlike_test(result: EvaluationResult, baseline: EvaluationResult) -> tuple[float, float]:
+    """Diebold–Mariano test of ``result`` against ``baseline`` on per-origin QLIKE losses (same test origins;
+    origins with a zero realised proxy left out; H − 1 Newey–West lags for the overlap of H-day windows).
+
+    Returns
+    -------
+    (DM statistic, < 0 when ``result`` has the lower loss; two-sided p-value).
+    """
+    if not np.array_equal(result.origins, baseline.origins):
+        raise InputError("the two evaluations cover different test origins", field="baseline")
+    keep = result.realised > 0
+    a = qlike_losses(result.realised[keep], result.forecast[keep])
+    b = qlike_losses(baseline.realised[keep], baseline.forecast[keep])
+    return diebold_mariano(a, b, lags=min(result.horizon_days - 1, a.shape[0] - 1))
