@@ -7,9 +7,9 @@
 * haircuts (``analysis.optimise_haircut``): per collateral asset with a volatility forecast, the configured
   haircut formula re-evaluated with that forecast, at the largest balance of the asset in the book.
 
-Volatilities are daily decimals here; the one-factor vol of each account is the largest forecast among the
-assets it is exposed to (``account_vol_daily``), and an asset without a forecast falls back to its configured
-annualised ``volatility`` ÷ √365.
+Volatilities are daily decimals here; the one-factor vol of each account is that of its dominant underlying
+(largest gross exposure, ``ccm.analysis.breach_features``, as ``ccm breach`` does), and an asset without a
+forecast falls back to its configured annualised ``volatility`` ÷ √365.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ccm._typing import FloatArray
-from ccm.analysis.optimise_addon import AddonResult, ProbabilityFunction, account_vol_daily, margin_addons
+from ccm.analysis.breach_features import account_vol_daily, asset_exposures, dominant_asset
+from ccm.analysis.optimise_addon import AddonResult, ProbabilityFunction, margin_addons
 from ccm.analysis.optimise_collateral import SwapResult, optimise_collateral
 from ccm.analysis.optimise_haircut import DAYS_PER_YEAR, HaircutResult, propose_haircuts
 from ccm.errors import InputError
@@ -95,7 +96,8 @@ def recommend(ctx: RiskContext, *, forecast_vol_daily: FloatArray, target_probab
     if max_swap_accounts < 0:
         raise InputError(f"max swap accounts must be ≥ 0, got {max_swap_accounts}", record="--max-swap-accounts")
     vols = asset_vols(ctx, forecast_vol_daily)
-    addons = margin_addons(ctx, account_vol_daily(ctx, vols), target_probability=target_probability,
+    account_vol = account_vol_daily(dominant_asset(asset_exposures(ctx), ctx.moving), vols)
+    addons = margin_addons(ctx, account_vol, target_probability=target_probability,
                            horizon_days=horizon_days, asset=addon_asset, probability=probability)
     aligned = scenarios.for_assets(ctx.book.assets, stable=ctx.haircuts.stable)
     rows = swap_candidates(ctx, aligned, below=stressed_below, limit=max_swap_accounts)

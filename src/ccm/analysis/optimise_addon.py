@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ccm._typing import FloatArray, IntArray
-from ccm.book.book import Book, row_of_nonzeros
+from ccm.book.book import Book
 from ccm.errors import InputError
 from ccm.risk.context import RiskContext
 from ccm.risk.distance import _excess_on_grid, distances_to_liquidation, excess_at
@@ -45,6 +45,8 @@ ADDON_GRID = np.concatenate([np.arange(1, 81) * 0.0025, np.arange(21, 96) * 0.01
 #: The add-on aims at target × (1 − AIM_MARGIN): distances are found to ``distance.tolerance`` (1e-5 by default),
 #: which moves a probability near 1% by up to ~0.1% of itself; aiming just inside keeps the recomputed one ≤ target.
 AIM_MARGIN = 2e-3
+#: Excess gains below this (USD) are taken as none (they are left by the bisection, not needed).
+MIN_GAIN_USD = 1e-6
 #: Bisection steps on the excess gain G (the bracket shrinks 2⁻⁶⁰: far below a cent on any account).
 BISECTION_STEPS = 60
 
@@ -81,23 +83,6 @@ class AddonResult:
     distance_up: FloatArray
     distance_down_after: FloatArray
     distance_up_after: FloatArray
-
-
-def account_vol_daily(ctx: RiskContext, asset_vol_daily: FloatArray) -> FloatArray:
-    """Daily vol of each account's uniform move: the largest among the non-stable assets it is exposed to
-    (underlyings and settlement assets of its positions, its balances), shape (n_accounts,).
-
-    A conservative choice for one-factor distance: the uniform move moves every asset together, so the
-    account is as volatile as its most volatile exposure at most (correlation ≤ 1). 0 without exposure.
-    """
-    book = ctx.book
-    pos, bal, ins = book.positions, book.balances, book.instruments
-    rows = np.concatenate([row_of_nonzeros(pos), row_of_nonzeros(pos), row_of_nonzeros(bal)])
-    assets = np.concatenate([ins.underlying[pos.indices], ins.settlement_asset[pos.indices], bal.indices])
-    vol = np.where(ctx.moving[assets], np.asarray(asset_vol_daily, dtype=float)[assets], 0.0)
-    out = np.zeros(book.n_accounts)
-    np.maximum.at(out, rows, vol)
-    return out
 
 
 def with_added_collateral(book: Book, rows: IntArray, asset: int | IntArray, amount: FloatArray) -> Book:
@@ -174,7 +159,7 @@ def required_gain(need_down: FloatArray, need_up: FloatArray, moves: FloatArray,
 
 def _gain_to_usd(ctx: RiskContext, asset: int, gain: FloatArray, excess_now: FloatArray) -> FloatArray:
     """USD of ``asset`` that raises each account's excess by ``gain`` (n,), NaN where adding it cannot help."""
-    usd = gain.copy()
+    usd = np.where(gain > MIN_GAIN_USD, gain, 0.0)  # a gain below a micro-dollar is bisection noise: no add-on
     for _ in range(2):  # secant from 0: exact for a linear haircut, corrects a concave (liquidity) one
         trial = np.where(np.isfinite(usd) & (usd > 0), usd, 0.0)
         got = excess_at(_with_addon(ctx, asset, trial), None) - excess_now
@@ -222,7 +207,7 @@ def margin_addons(ctx: RiskContext, vol_daily: FloatArray, *, target_probability
     Parameters
     ----------
     ctx : the book, market and config (n accounts).
-    vol_daily : (n,) daily vol of each account's uniform move (e.g. :func:`account_vol_daily`).
+    vol_daily : (n,) daily vol of each account's uniform move (``ccm.analysis.breach_features.account_vol_daily``).
     asset : the stable asset added (must be one of the book's assets and stable).
     probability : breach probability model (default :func:`default_probability`).
     rounds : at most this many add-on rounds; after the first, only accounts whose recomputed probability is

@@ -30,28 +30,18 @@ def _num(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def forecast_vols(assets: tuple[str, ...], stable: np.ndarray, prices: list[str] | None, model: str,
-                  as_of: np.datetime64) -> np.ndarray:
-    """Forecast daily vol per book asset from the price history up to ``as_of`` (no look-ahead; NaN where the
-    history has no such asset)."""
-    from ccm.analysis.forecast import forecast_volatility
+def forecast_vols(ctx, prices: list[str] | None, model: str, as_of: np.datetime64, horizon_days: float) -> np.ndarray:
+    """Forecast daily vol per book asset from ``--prices`` (default: CCM_DATA_DIR's daily files) up to ``as_of``
+    (``ccm breach``'s reader); all NaN — the configured vols — when no history is found."""
+    from ccm.cli.breach import asset_vols
     from ccm.cli.stress import default_price_specs
-    from ccm.io.prices import read_prices
 
-    out = np.full(len(assets), np.nan)
-    specs = prices or default_price_specs(assets, stable)
+    specs = list(prices) if prices else default_price_specs(ctx.book.assets, ctx.haircuts.stable)
     if not specs:
-        return out
-    history = read_prices(specs, drop_bad=not prices)
-    known = history.timestamps <= as_of
-    if known.sum() < 2:
-        raise InputError(f"the price history has fewer than 2 days up to the market's as_of {as_of}",
-                         record="--prices", hint="give a history that ends at or before the snapshot")
-    vols = np.atleast_1d(forecast_volatility(history.prices[known], model=model))
-    for name, vol in zip(history.assets, vols, strict=True):
-        if name in assets:
-            out[assets.index(name)] = vol
-    return out
+        return np.full(len(ctx.book.assets), np.nan)
+    vols, _ = asset_vols(specs, assets=ctx.book.assets, moving=ctx.moving, as_of=as_of, vol_model=model,
+                         horizon_days=horizon_days)
+    return vols
 
 
 def recommend_document(result, *, as_of: str, currency: str, target: float, horizon_hours: float,
@@ -210,7 +200,7 @@ def recommend(
             with _progress(fmt is RecommendFormat.TABLE or out is not None) as progress:
                 progress.add_task("forecast", total=None)
                 as_of = np.datetime64(snapshot.as_of.astimezone(UTC).replace(tzinfo=None), "s")
-                vols = forecast_vols(loaded_book.assets, ctx.haircuts.stable, prices, vol_model, as_of)
+                vols = forecast_vols(ctx, prices, vol_model, as_of, horizon_hours / 24.0)
                 progress.add_task("optimising", total=None)
                 result = run_recommend(ctx, forecast_vol_daily=vols, target_probability=target_probability,
                                        horizon_days=horizon_hours / 24.0, scenarios=scenario_set,
