@@ -101,6 +101,10 @@ def _pct(x, digits: int = 2) -> str:
     return "—" if x is None else f"{100 * x:.{digits}f}%"
 
 
+def _qty(x: float) -> str:
+    return f"{x:,.2f}" if abs(x) >= 1_000 else f"{x:,.6g}"
+
+
 def _cov(x) -> str:
     return "—" if x is None else f"{x:.3f}"
 
@@ -125,11 +129,14 @@ def print_recommend(console: Console, doc: dict, limit: int | None) -> None:
     for col in ("account", "swap", "cost USD", "stressed coverage before → after", "worst scenario after"):
         swaps.add_column(col, justify="right" if col == "cost USD" else "left")
     for w in doc["swaps"][:limit]:
-        swaps.add_row(w["account"], f"sell {w['sell_qty']:,.6g} {w['sell']} → buy {w['buy_qty']:,.6g} {w['buy']}",
+        swaps.add_row(w["account"], f"sell {_qty(w['sell_qty'])} {w['sell']} → buy {_qty(w['buy_qty'])} {w['buy']}",
                       f"{w['cost_usd']:,.2f}",
                       f"{_cov(w['stressed_coverage_before'])} → {_cov(w['stressed_coverage_after'])}",
                       w["worst_scenario_after"])
     console.print(swaps)
+    if not doc["haircuts"]:
+        console.print("[dim]No haircut proposals: no price history (give --prices or set CCM_DATA_DIR).[/]")
+        return
     hc = Table(title="Haircut proposals (at the largest balance of each asset)", header_style="bold")
     for col in ("asset", "current", "proposed", "action", "forecast vol", "configured vol", "reason"):
         hc.add_column(col, justify="left" if col in ("asset", "action", "reason") else "right")
