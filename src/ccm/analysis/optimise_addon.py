@@ -107,19 +107,16 @@ def _with_addon(ctx: RiskContext, asset: int, addon_usd: FloatArray) -> RiskCont
 
 
 def need_grid(ctx: RiskContext, excess_now: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Running maximum of need(x) = −excess(x) out to each grid move, down and up, each (n_accounts, K + 1).
+    """need(x) = −excess(x) at each grid move, down and up, each of shape (n_accounts, K + 1), USD.
 
-    Column 0 is the move 0 (−excess now); column k is ``ADDON_GRID[k − 1]`` (capped at ``max_move``).
+    Column 0 is the move 0 (−excess now); column k is ``ADDON_GRID[k − 1]`` (those ≤ ``distance.max_move``).
+    Instruments are valued once per move (``ccm.risk.distance``'s batched grid pass, in chunks of accounts).
     """
     grid = ADDON_GRID[ADDON_GRID <= ctx.config.distance.max_move]
     k = grid.shape[0]
-    rows = np.arange(ctx.n_accounts)
-    f = _excess_on_grid(ctx, rows, np.concatenate([-grid, grid])) if ctx.n_accounts else np.zeros((2 * k, 0))
-    out = []
-    for part in (f[:k], f[k:]):
-        need = np.concatenate([-excess_now[None, :], -part], axis=0).T  # (n, K + 1)
-        out.append(need)
-    return out[0], out[1]
+    f = _excess_on_grid(ctx, np.arange(ctx.n_accounts), np.concatenate([-grid, grid]))  # (2K, n)
+    now = -excess_now[None, :]
+    return np.concatenate([now, -f[:k]]).T, np.concatenate([now, -f[k:]]).T
 
 
 def distance_for_gain(need: FloatArray, moves: FloatArray, gain: FloatArray) -> FloatArray:
