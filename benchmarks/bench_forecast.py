@@ -11,12 +11,13 @@ before ``--test-from`` and refitted on an expanding window every ``--refit-days`
 2-hour realised variance (``sky1241_HSBC-algo-genetic/BTC_USDT_2h.csv``) as features (``gbm+``).
 
 Losses: QLIKE and MSE of the H-day variance forecast against the sum of squared daily log returns over the H days;
-ratios < 1 beat the RiskMetrics EWMA baseline run in the same process. ``--refit-study`` also times GARCH refitted
-every 1, 5 and 30 days (how much daily refits buy).
+ratios < 1 beat the RiskMetrics EWMA baseline run in the same process; DM p is the Diebold–Mariano p-value of the
+QLIKE difference to EWMA. ``--refit-study`` also times GARCH refitted every 1, 5 and 30 days (how much daily
+refits buy).
 
 Output: a table, then one line per asset (for the first horizon):
 
-    forecast asset=BTC best=… qlike_ratio_vs_ewma=… mse_ratio_vs_ewma=… seconds=…
+    forecast asset=BTC horizon_days=1 best=… qlike_ratio_vs_ewma=… mse_ratio_vs_ewma=… dm_pvalue=… seconds=…
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ for entry in (str(ROOT), str(ROOT / "src")):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from ccm.analysis.forecast import BASELINE, MODEL_NAMES, make_forecaster, rolling_evaluation  # noqa: E402
+from ccm.analysis.forecast import BASELINE, MODEL_NAMES, make_forecaster, qlike_test, rolling_evaluation  # noqa: E402
 from ccm.cli.forecast import build_series, first_test_origin, load_daily_prices  # noqa: E402
 
 
@@ -50,7 +51,7 @@ def main() -> None:
             "intraday": data / "sky1241_HSBC-algo-genetic" / "BTC_USDT_2h.csv"}
     horizons = [int(h) for h in args.horizons.split(",")]
     print(f"{'asset':<5} {'H':>2} {'model':<7} {'refit':>5} {'n_test':>6} {'QLIKE':>8} {'×EWMA':>6} {'MSE':>10} "
-          f"{'×EWMA':>6} {'fits':>4} {'fit s':>6} {'total s':>7}")
+          f"{'×EWMA':>6} {'DM p':>5} {'fits':>4} {'fit s':>6} {'total s':>7}")
     summary = []
     for asset in ("BTC", "ETH"):
         _, stamps, closes = load_daily_prices([f"{asset}={daily / f'{asset}-USD_1d.csv'}"], None)
@@ -70,15 +71,17 @@ def main() -> None:
                 results[(label, step)] = (r, time.perf_counter() - began)
             base = results[(BASELINE, args.refit_days)][0]
             for (label, step), (r, seconds) in results.items():
+                dm_p = qlike_test(r, base)[1]
                 print(f"{asset:<5} {horizon:>2} {label:<7} {step:>5} {r.n_test:>6} {r.qlike:>8.4f} "
-                      f"{r.qlike / base.qlike:>6.3f} {r.mse:>10.3e} {r.mse / base.mse:>6.3f} {r.refits:>4} "
-                      f"{r.fit_seconds:>6.2f} {seconds:>7.2f}")
+                      f"{r.qlike / base.qlike:>6.3f} {r.mse:>10.3e} {r.mse / base.mse:>6.3f} {dm_p:>5.2f} "
+                      f"{r.refits:>4} {r.fit_seconds:>6.2f} {seconds:>7.2f}")
             if horizon == horizons[0]:
                 best, (r, seconds) = min(((k, v) for k, v in results.items() if k[1] == args.refit_days),
                                          key=lambda kv: kv[1][0].qlike)
                 summary.append(f"forecast asset={asset} horizon_days={horizon} best={best[0]} "
                                f"qlike_ratio_vs_ewma={r.qlike / base.qlike:.3f} "
-                               f"mse_ratio_vs_ewma={r.mse / base.mse:.3f} seconds={seconds:.2f}")
+                               f"mse_ratio_vs_ewma={r.mse / base.mse:.3f} dm_pvalue={qlike_test(r, base)[1]:.2f} "
+                               f"seconds={seconds:.2f}")
     print("\n".join(summary))
 
 
