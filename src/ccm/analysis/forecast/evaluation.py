@@ -66,7 +66,8 @@ def rolling_evaluation(model, data: DailySeries | FloatArray, *, test_start: int
         raise InputError(f"refit step must be ≥ 1 day, got {refit_every}", field="refit_every")
     if not 0 < test_start <= last:
         raise InputError(f"the test period must start after day 0 and leave {horizon} day(s) to realise: start "
-                         f"{test_start}, {n} days", field="test_start", hint="choose an earlier --test-from")
+                         f"{test_start}, {n} days", field="test_start",
+                         hint="start the test inside the history (--test-from), after the days the models fit on")
     starts = np.arange(test_start, last + 1, refit_every)
     forecasts = np.empty(last + 1 - test_start)
     fit_seconds = predict_seconds = 0.0
