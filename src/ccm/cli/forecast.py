@@ -98,7 +98,7 @@ def read_side_series(path: Path, *, names: tuple[str, ...], what: str) -> tuple[
             stamps = [parse_timestamp(str(p[0])) for p in pairs]
             values = [float(p[1]) for p in pairs]
         except (ValueError, TypeError, IndexError, KeyError, OverflowError) as err:
-            raise InputError(f"expected a JSON array of [timestamp_ms, value] pairs ({err})", file=file) from None
+            raise InputError(f"expected a JSON array of (timestamp_ms, value) pairs ({err})", file=file) from None
     else:
         rows = list(csv.reader(text.splitlines()))
         if not rows:
@@ -244,9 +244,10 @@ def forecast(
                                          "window. Default: the last 365 days."),
     refit_days: int = typer.Option(30, "--refit-days", help="Refit every N days of the test (30 ≈ monthly)."),
     funding: Path | None = typer.Option(None, "--funding", help="Perpetual funding rates (CSV timestamp,"
-                                        "funding_rate, or JSON [[ms, value], …]): the day's sum is a feature of gbm."),
+                                        "funding_rate, or JSON \\[\\[ms, value], …]): the day's sum is a feature "
+                                        "of gbm."),
     implied_vol: Path | None = typer.Option(None, "--implied-vol", help="Implied-volatility index, e.g. Deribit "
-                                            "DVOL (CSV date,dvol or JSON [[ms, value], …], annualised per cent): a "
+                                            "DVOL (CSV date,dvol or JSON \\[\\[ms, value], …], annualised per cent): a "
                                             "feature of gbm."),
     intraday: Path | None = typer.Option(None, "--intraday", help="Intraday prices (e.g. 2-hour BTC_USDT_2h.csv): "
                                          "gbm's realised-variance features use the sum of squared intraday returns."),
