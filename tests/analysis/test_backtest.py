@@ -16,9 +16,10 @@ from ccm.enums import MarginModelName
 from ccm.errors import InputError
 from ccm.io.backtest_report import backtest_document, backtest_html
 from ccm.market import MarketSnapshot
+from ccm.pricing.black76 import black76_price
 from ccm.risk.margin.var import VarParams
 from ccm.risk.metrics import evaluate
-from tests.reference.builders import AS_OF, config, perp
+from tests.reference.builders import AS_OF, config, option, perp
 
 Q = 2.0
 T0 = np.datetime64("2022-01-01T00:00:00", "s")
@@ -96,17 +97,25 @@ def test_zero_position_book_has_zero_margin_and_loss():
 def test_inverse_perp_loss_is_struck_at_each_days_mark():
     """Long q USD of an inverse perp entered far from the market: the loss from t is q (1 − F_{t+h} / F_t) USD
     (coin P&L from t's mark valued at t + h), whatever the entry price."""
-    ins = [perp("BTC", inverse=True)]
+    ins = [perp("BTC", inverse=True), option("BTC", 60, 50_000, True, inverse=True)]
     q = 50_000.0
     book = build_book(ins, [Account(id="inv", collateral={"BTC": 1.0},
-                                    positions=(Position(instrument=ins[0].id, quantity=q, entry_price=20_000.0),))])
-    snapshot = MarketSnapshot(as_of=AS_OF, index={"BTC": 60_000.0, "USDC": 1.0}, vols={}, rates={}, marks={})
+                                    positions=(Position(instrument=ins[0].id, quantity=q, entry_price=20_000.0),)),
+                            Account(id="short-call", collateral={"BTC": 1.0},
+                                    positions=(Position(instrument=ins[1].id, quantity=-3.0),))])
+    snapshot = MarketSnapshot(as_of=AS_OF, index={"BTC": 60_000.0, "USDC": 1.0}, vols={ins[1].id: 0.7}, rates={},
+                              marks={})
     prices = _path(30)
     stamps = T0 + np.arange(30) * DAY
     res = run_backtest(book, snapshot, config(), stamps, prices, ("BTC",), model="portfolio", mpor_days=2, start=3)
     p = prices[:, 0]
     t = np.arange(3, 28)
     np.testing.assert_allclose(res.loss[:, 0], q * (1 - p[t + 2] / p[t]), rtol=1e-10)
+    # the short inverse call: coin P&L from t's mark (Black-76 ÷ F, time not advancing) valued at t + 2
+    tau = (ins[1].expiry - AS_OF).total_seconds() / (365.0 * 86_400)
+    coin = [float(black76_price(f, 50_000.0, tau, 0.7, True)) / f for f in p]
+    want = [3.0 * (coin[k + 2] - coin[k]) * p[k + 2] for k in t]
+    np.testing.assert_allclose(res.loss[:, 1], want, rtol=1e-6)
 
 
 def test_bad_inputs_raise_input_errors(one_account):

@@ -5,12 +5,13 @@ the index prices at t (:meth:`ccm.analysis.timeline.ContextStepEvaluator.context
 options their implied vol and expiry) and margined by the chosen model — ``standard`` / ``portfolio`` through
 the engine's :func:`ccm.risk.margin.margin_requirement`, or the VaR / ES model
 (:func:`ccm.risk.margin.var.var_requirement`, fed the daily history up to t, no look-ahead). The **realised
-loss** of account i is the fall of its positions' value from t to t + MPOR with the same positions:
-L[t, i] = PV_i(t) − PV_i(t + h) (USD; collateral is left out, it is the haircuts' job, as in every margin model
-here). The positions are struck at t's marks (:func:`ccm.risk.margin.var.marked_positions`: futures settled at
-t's forward, as daily variation margin does), so L is the P&L from t's marks, the exposure every margin model
-measures — unrealised P&L accrued before t (for inverse contracts, coin whose USD value moves) is collateral by
-then, and left out with it. An **exception** is L[t, i] > IM[t, i] (initial margin, the CCP's reference).
+loss** L[t, i] of account i is the loss of its positions (held constant) from t's marks to t + MPOR: every
+position is struck at t's mark (:func:`ccm.risk.margin.var.marked_positions`, as daily variation margin does)
+and its P&L is taken in its settlement asset, valued in USD at t + MPOR — q (v_{t+h} − v_t) S_{t+h}. That is
+the exposure the margin models measure (the portfolio model sums scenario P&L in settlement units); P&L accrued
+before t, option premium held in coin and every collateral balance are collateral, whose USD swings are the
+haircuts' job. For linear products L is the plain USD loss; for a long inverse future of q USD it is
+q (1 − F_{t+h} / F_t). An **exception** is L[t, i] > IM[t, i] (initial margin, the CCP's reference).
 
 Observations are the account-days of accounts holding at least one position (an account with no position has
 no margin and no loss and is not counted). The overall figures pool them (the auth.066 / PQD 6.5 convention:

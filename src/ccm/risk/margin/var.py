@@ -1,7 +1,8 @@
 """VaR / expected-shortfall margin (a CCP-style initial-margin model) over the book's underlyings.
 
-Each account's requirement is a tail measure of the **loss of its positions' value** (futures P&L, option and
-spot value; collateral is left to the haircuts, as in the other margin models) over the margin period of risk
+Each account's requirement is a tail measure of the **loss of its positions** from today's marks, in their
+settlement asset valued in USD (see :func:`marked_positions`; collateral is left to the haircuts, as in the
+other margin models) over the margin period of risk
 (MPOR, ``mpor_days`` steps of a daily history). Three methods (``VarParams.method``):
 
 * ``historical``: every overlapping MPOR window of the last ``lookback_days`` daily returns is a scenario
@@ -50,7 +51,6 @@ from ccm.risk.context import (
     account_equity,
     instrument_terms,
     scenario_adjusted_equity,
-    settled_at_mark,
 )
 from ccm.risk.margin.base import Requirement
 from ccm.scenario.base import ScenarioSet
@@ -143,14 +143,14 @@ class MarketHistory:
 
 
 def marked_positions(ctx: RiskContext) -> RiskContext:
-    """The context with every collateral balance removed and every future / perpetual re-struck at the current
-    mark (its whole quantity settled at today's forward, as variation margin does): the adjusted equity is then
-    the value of options and spot only, and a move's change of it is the P&L from today's marks — the
-    unrealised P&L accrued before today is not part of the exposure (it is collateral once settled)."""
+    """The context with every collateral balance removed and every position struck at the current mark
+    (entry = −q × today's unit value, in settlement units): the adjusted equity is then 0 today and, after a
+    move, the positions' P&L from today's marks **in their settlement asset**, valued in USD at the moved
+    settlement price — q (v' − v) S' — as the portfolio model measures it. For linear products that is the USD
+    P&L; for inverse (coin-settled) futures and options it is the coin P&L: the USD swing of coin already held
+    (accrued P&L, premium) is collateral risk, left to the haircuts like every balance."""
     book = ctx.book
-    futures = book.instruments.is_future[book.positions.indices]
-    every_unpriced = replace(book, unpriced_quantity=np.where(futures, book.positions.data, 0.0))
-    entry = np.where(futures, settled_at_mark(every_unpriced, ctx.market), ctx.entry_total)
+    entry = -book.positions.data * ctx.market.unit_value[book.positions.indices]
     empty = sp.csr_matrix(book.balances.shape, dtype=float)
     return replace(ctx, book=replace(book, balances=empty), entry_total=entry, cache={})
 
