@@ -91,6 +91,7 @@ class GarchForecaster(BaseEstimator):
     long_run_variance_ : ω / (1 − persistence) (daily, decimal²), NaN when persistence ≥ 1.
     backcast_ : the starting value computed from the fitted sample (reused by ``predict_variance``).
     loglik_ : the maximised Gaussian log-likelihood (of per-cent returns, as ``arch`` reports it).
+    converged_ : whether the optimiser reported success (the estimates are kept either way when finite and ≥ 0).
     """
 
     def __init__(self, horizon_days: int = 1, asymmetric: bool = False) -> None:
@@ -108,9 +109,14 @@ class GarchForecaster(BaseEstimator):
         spec = arch_model(SCALE * series.returns, mean="Zero", vol="GARCH", p=1, o=int(self.asymmetric), q=1,
                           dist="normal", rescale=False)
         result = spec.fit(disp="off", show_warning=False)
-        if result.convergence_flag != 0:
-            raise ModelError(f"GARCH estimation did not converge (optimizer flag {result.convergence_flag})")
         params = result.params
+        values = np.asarray(params, dtype=float)
+        if not np.isfinite(values).all() or (values < 0).any():
+            raise ModelError(f"GARCH estimation failed (optimizer flag {result.convergence_flag}, parameters "
+                             f"{dict(params)})")
+        # SLSQP sometimes stops with a flag (e.g. 8, "positive directional derivative") at a usable optimum:
+        # kept, and said in converged_
+        self.converged_ = bool(result.convergence_flag == 0)
         self.omega_ = float(params["omega"]) / SCALE**2
         self.alpha_ = float(params["alpha[1]"])
         self.gamma_ = float(params["gamma[1]"]) if self.asymmetric else 0.0
