@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -91,8 +92,10 @@ def run_tasks(
     each finished task (progress).
     """
     token = uuid4().hex[:12]
-    futures = [client.submit(fn, *args, key=f"ccm-{name}-{token}-{k}", retries=retries, pure=False)
-               for k, args in enumerate(arguments)]
+    with warnings.catch_warnings():  # large tasks are deliberate: a shard inside its task can be re-run anywhere
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+        futures = [client.submit(fn, *args, key=f"ccm-{name}-{token}-{k}", retries=retries, pure=False)
+                   for k, args in enumerate(arguments)]
     try:
         for done, _ in enumerate(as_completed(futures), start=1):
             if on_done is not None:
