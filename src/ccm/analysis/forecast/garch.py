@@ -91,7 +91,8 @@ class GarchForecaster(BaseEstimator):
     long_run_variance_ : ω / (1 − persistence) (daily, decimal²), NaN when persistence ≥ 1.
     backcast_ : the starting value computed from the fitted sample (reused by ``predict_variance``).
     loglik_ : the maximised Gaussian log-likelihood (of per-cent returns, as ``arch`` reports it).
-    converged_ : whether the optimiser reported success (the estimates are kept either way when finite and ≥ 0).
+    converged_ : whether the optimiser reported success (the estimates are kept either way when finite with
+        ω > 0, α ≥ 0, β ≥ 0, α + γ ≥ 0, arch's own constraints).
     """
 
     def __init__(self, horizon_days: int = 1, asymmetric: bool = False) -> None:
@@ -110,8 +111,10 @@ class GarchForecaster(BaseEstimator):
                           dist="normal", rescale=False)
         result = spec.fit(disp="off", show_warning=False)
         params = result.params
-        values = np.asarray(params, dtype=float)
-        if not np.isfinite(values).all() or (values < 0).any():
+        gamma = float(params["gamma[1]"]) if self.asymmetric else 0.0
+        usable = np.isfinite(np.asarray(params, dtype=float)).all() and params["omega"] > 0 \
+            and params["alpha[1]"] >= 0 and params["beta[1]"] >= 0 and params["alpha[1]"] + gamma >= 0
+        if not usable:
             raise ModelError(f"GARCH estimation failed (optimizer flag {result.convergence_flag}, parameters "
                              f"{dict(params)})")
         # SLSQP sometimes stops with a flag (e.g. 8, "positive directional derivative") at a usable optimum:
@@ -119,7 +122,7 @@ class GarchForecaster(BaseEstimator):
         self.converged_ = bool(result.convergence_flag == 0)
         self.omega_ = float(params["omega"]) / SCALE**2
         self.alpha_ = float(params["alpha[1]"])
-        self.gamma_ = float(params["gamma[1]"]) if self.asymmetric else 0.0
+        self.gamma_ = gamma
         self.beta_ = float(params["beta[1]"])
         self.persistence_ = self.alpha_ + 0.5 * self.gamma_ + self.beta_
         self.long_run_variance_ = self.omega_ / (1 - self.persistence_) if self.persistence_ < 1 else float("nan")
