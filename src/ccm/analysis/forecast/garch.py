@@ -116,7 +116,7 @@ class GarchForecaster(BaseEstimator):
             and params["alpha[1]"] >= 0 and params["beta[1]"] >= 0 and params["alpha[1]"] + gamma >= 0
         if not usable:
             raise ModelError(f"GARCH estimation failed (optimizer flag {result.convergence_flag}, parameters "
-                             f"{dict(params)})")
+                             f"{ {k: round(float(v), 6) for k, v in params.items()} })")
         # SLSQP sometimes stops with a flag (e.g. 8, "positive directional derivative") at a usable optimum:
         # kept, and said in converged_
         self.converged_ = bool(result.convergence_flag == 0)
