@@ -81,7 +81,8 @@ def test_table_names_every_model(synthetic_prices):
     (["{p}", "--funding", "{bad}"], "header"),
     (["{p}", "--implied-vol", "{bad}"], "header"),
     (["{gap}"], "gaps"),
-    (["{p}", "--test-from", "2020-01-20"], "at least"),
+    (["{p}", "--test-from", "2020-01-20"], "first 30 days"),
+    (["{p}", "--test-from", "2020-03-01"], "at least 100"),
 ])
 def test_bad_input_exits_2_with_one_located_line(synthetic_prices, tmp_path, args, where):
     bad = tmp_path / "bad.csv"

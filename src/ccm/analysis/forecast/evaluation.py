@@ -13,6 +13,7 @@ from ccm._typing import FloatArray, IntArray
 from ccm.analysis.forecast.features import DailySeries, as_series, realised_variance
 from ccm.analysis.forecast.losses import diebold_mariano, mse, qlike, qlike_losses
 from ccm.errors import InputError
+from ccm.scenario.ewma import SEED_WINDOW
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,7 +54,8 @@ def rolling_evaluation(model, data: DailySeries | FloatArray, *, test_start: int
     model : an unfitted forecaster (``fit(series) -> self``, ``predict_variance(series) -> (n + 1,)``, param
         ``horizon_days``); it is not modified.
     data : the daily series (n days).
-    test_start : first test origin t (the first fit uses returns[:t]); test origins are t … n − H.
+    test_start : first test origin t ≥ 30 (the first fit uses returns[:t]; EWMA's 30-day seed must lie before it);
+        test origins are t … n − H.
     refit_every : origins between refits (30 ≈ monthly).
     on_refit : called with (refits done, refits in all) after each fit.
     """
@@ -64,9 +66,9 @@ def rolling_evaluation(model, data: DailySeries | FloatArray, *, test_start: int
     last = n - horizon  # last origin with a full realised window
     if refit_every < 1:
         raise InputError(f"refit step must be ≥ 1 day, got {refit_every}", field="refit_every")
-    if not 0 < test_start <= last:
-        raise InputError(f"the test period must start after day 0 and leave {horizon} day(s) to realise: start "
-                         f"{test_start}, {n} days", field="test_start",
+    if not SEED_WINDOW <= test_start <= last:
+        raise InputError(f"the test period must start after the first {SEED_WINDOW} days (EWMA's seed window) and "
+                         f"leave {horizon} day(s) to realise: start {test_start}, {n} days", field="test_start",
                          hint="start the test inside the history (--test-from), after the days the models fit on")
     starts = np.arange(test_start, last + 1, refit_every)
     forecasts = np.empty(last + 1 - test_start)
