@@ -199,8 +199,18 @@ def health_factor_of(collateral: FloatArray, debt_usd: FloatArray, prices: Float
     ----------
     collateral : (…, n, A) coins ≥ 0; debt_usd : (…, n); prices : (…, A) USD; liquidation_threshold : (A,).
     """
-    weighted = (np.asarray(collateral) * (np.asarray(prices)[..., None, :] * liquidation_threshold)).sum(axis=-1)
+    weight = np.asarray(prices, dtype=float) * liquidation_threshold
+    weighted = np.matmul(np.asarray(collateral, dtype=float), weight[..., :, None])[..., 0]  # BLAS over assets
     return _ratio(weighted, np.asarray(debt_usd, dtype=float))
+
+
+def liquidatable(collateral: FloatArray, debt_usd: FloatArray, prices: FloatArray,
+                 liquidation_threshold: FloatArray) -> BoolArray:
+    """``D > 0`` and ``HF < 1`` (i.e. ``Σ q p LT < D``), (…, n): :func:`health_factor_of` without the division."""
+    weight = np.asarray(prices, dtype=float) * liquidation_threshold
+    weighted = np.matmul(np.asarray(collateral, dtype=float), weight[..., :, None])[..., 0]
+    debt = np.asarray(debt_usd, dtype=float)
+    return (debt > 0) & (weighted < debt)
 
 
 def _ratio(weighted: FloatArray, debt: FloatArray) -> FloatArray:
@@ -426,4 +436,4 @@ def _liquity(q, debt, p, value, eligible, pool, prm: LiquidationParams) -> dict:
 
 
 __all__ = ["AAVE_V3", "COMPOUND_V3", "LIQUITY_V1", "MAKER", "PROTOCOLS", "LiquidationParams", "LiquidationResult",
-           "health_factor_of", "liquidate", "liquidation_worsens", "worsening_accounts"]
+           "health_factor_of", "liquidatable", "liquidate", "liquidation_worsens", "worsening_accounts"]
