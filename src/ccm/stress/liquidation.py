@@ -65,12 +65,17 @@ Below the boundary each liquidation pushes HF down (death spiral): :func:`liquid
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ccm._typing import BoolArray, FloatArray, IntArray
 from ccm.errors import InputError
+
+if TYPE_CHECKING:
+    from ccm.risk.config import RiskConfig
 
 AAVE_V3 = "aave-v3"
 COMPOUND_V3 = "compound-v3"
@@ -93,6 +98,7 @@ class LiquidationParams:
     protocol_fee : ndarray (n_assets,), share of the incentive kept by the protocol (Aave
         ``liquidationProtocolFee``, Compound 1 − ``storeFrontPriceFactor``).
     close_factor : Aave ``DEFAULT_LIQUIDATION_CLOSE_FACTOR`` (0.5).
+    max_close_factor : Aave ``MAX_LIQUIDATION_CLOSE_FACTOR`` (1.0), the share allowed when the cap does not hold.
     close_factor_hf_threshold : Aave ``CLOSE_FACTOR_HF_THRESHOLD`` (0.95); the cap holds for HF strictly above.
     min_close_factor_base_usd : Aave v3.3 ``MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD`` ($2,000; 0 = v3.0–3.2).
     min_leftover_usd : Aave v3.3 ``MIN_LEFTOVER_BASE`` ($1,000; 0 = no dust rule).
@@ -106,6 +112,7 @@ class LiquidationParams:
     bonus: FloatArray
     protocol_fee: FloatArray = field(default_factory=lambda: np.zeros(0))
     close_factor: float = 0.5
+    max_close_factor: float = 1.0
     close_factor_hf_threshold: float = 0.95
     min_close_factor_base_usd: float = 2_000.0
     min_leftover_usd: float = 1_000.0
@@ -130,7 +137,7 @@ class LiquidationParams:
                                  record=PARAMS, field=name)
             if not np.all(np.isfinite(arr)) or np.any(arr < low) or np.any(arr > high):
                 raise InputError(f"{name} must be finite and in [{low}, {high}]", record=PARAMS, field=name)
-        for name in ("close_factor", "auction_discount", "collateral_gas_fraction"):
+        for name in ("close_factor", "max_close_factor", "auction_discount", "collateral_gas_fraction"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise InputError(f"{name} must be in [0, 1], got {value}", record=PARAMS, field=name)
@@ -324,7 +331,7 @@ def _aave(q, debt, value, hf, eligible, cover, prm: LiquidationParams) -> dict:
     lb = 1.0 + prm.bonus[j]
     capped = (hf > prm.close_factor_hf_threshold) & (c_j >= prm.min_close_factor_base_usd) & (
         debt >= prm.min_close_factor_base_usd)
-    r_max = np.minimum(np.where(capped, prm.close_factor * debt, debt), cover)
+    r_max = np.minimum(np.where(capped, prm.close_factor, prm.max_close_factor) * debt, cover)
     exhaust = r_max * lb >= c_j  # the allowed repayment would buy more than the reserve holds
     repaid = np.where(exhaust, c_j / lb, r_max)
     seized_usd = np.where(exhaust, c_j, repaid * lb)
@@ -435,5 +442,41 @@ def _liquity(q, debt, p, value, eligible, pool, prm: LiquidationParams) -> dict:
         stability_pool_after_usd=pool - offset.sum(axis=-1))
 
 
+def params_from_config(config: RiskConfig, assets: Sequence[str]) -> LiquidationParams:
+    """The liquidation rules of ``config.protocol`` (a DeFi preset, :mod:`ccm.risk.lending_rules`) for ``assets``.
+
+    Per asset, LT and bonus are ``config.lending_for(asset)`` (Aave LT / LB − 1, Compound liquidateCF /
+    1 − liquidationFactor, Maker 1 / liquidation ratio / penalty, Liquity 1 / MCR). Aave: close factors,
+    threshold and treasury share from its rules; ``position_close_factor: false`` (v3.0–3.2) turns the v3.3
+    size and dust rules off. Compound: the protocol keeps 1 − ``store_front_price_factor`` of the discount.
+    Liquity: gas compensation from its rules. Not modelled: Aave eMode categories (per-account parameters),
+    Maker ``dust`` and Liquity Recovery Mode.
+    """
+    from ccm.risk.lending_rules import AaveRules, CompoundRules, LiquityRules
+
+    rules = config.protocol
+    if rules is None:
+        raise InputError("the configuration names no DeFi protocol", file="config", record="protocol",
+                         field="name", hint=f"pass --preset {' | '.join(PROTOCOLS)}, or add a protocol: section")
+    lending = [config.lending_for(a) for a in assets]
+    lt = np.array([p.liquidation_threshold for p in lending], dtype=float)
+    bonus = np.array([p.liquidation_bonus for p in lending], dtype=float)
+    kw: dict = {}
+    if isinstance(rules, AaveRules):
+        v33 = rules.position_close_factor
+        kw = dict(protocol_fee=np.array([rules.protocol_fee_for(a) for a in assets], dtype=float),
+                  close_factor=rules.close_factor, max_close_factor=rules.max_close_factor,
+                  close_factor_hf_threshold=rules.close_factor_hf_threshold,
+                  min_close_factor_base_usd=rules.min_close_factor_base_usd if v33 else 0.0,
+                  min_leftover_usd=rules.min_leftover_base_usd if v33 else 0.0)
+    elif isinstance(rules, CompoundRules):
+        kw = dict(protocol_fee=np.full(len(lt), 1.0 - rules.store_front_price_factor))
+    elif isinstance(rules, LiquityRules):
+        kw = dict(gas_compensation_usd=rules.gas_compensation_usd,
+                  collateral_gas_fraction=rules.collateral_gas_compensation)
+    return LiquidationParams(protocol=rules.name, liquidation_threshold=lt, bonus=bonus, **kw)
+
+
 __all__ = ["AAVE_V3", "COMPOUND_V3", "LIQUITY_V1", "MAKER", "PROTOCOLS", "LiquidationParams", "LiquidationResult",
-           "health_factor_of", "liquidatable", "liquidate", "liquidation_worsens", "worsening_accounts"]
+           "health_factor_of", "liquidatable", "liquidate", "liquidation_worsens", "params_from_config",
+           "worsening_accounts"]
