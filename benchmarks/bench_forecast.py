@@ -17,7 +17,7 @@ refits buy).
 
 Output: a table, then one line per asset (for the first horizon):
 
-    forecast asset=BTC horizon_days=1 best=… qlike_ratio_vs_ewma=… mse_ratio_vs_ewma=… dm_pvalue=… seconds=…
+    forecast asset=BTC best=… qlike_ratio_vs_ewma=… mse_ratio_vs_ewma=… dm_pvalue=… horizon_days=1 seconds=…
 """
 
 from __future__ import annotations
@@ -78,10 +78,9 @@ def main() -> None:
             if horizon == horizons[0]:
                 best, (r, seconds) = min(((k, v) for k, v in results.items() if k[1] == args.refit_days),
                                          key=lambda kv: kv[1][0].qlike)
-                summary.append(f"forecast asset={asset} horizon_days={horizon} best={best[0]} "
-                               f"qlike_ratio_vs_ewma={r.qlike / base.qlike:.3f} "
+                summary.append(f"forecast asset={asset} best={best[0]} qlike_ratio_vs_ewma={r.qlike / base.qlike:.3f} "
                                f"mse_ratio_vs_ewma={r.mse / base.mse:.3f} dm_pvalue={qlike_test(r, base)[1]:.2f} "
-                               f"seconds={seconds:.2f}")
+                               f"horizon_days={horizon} seconds={seconds:.2f}")
     print("\n".join(summary))
 
 
