@@ -31,7 +31,9 @@ from __future__ import annotations
 import argparse
 import gc
 import math
+import os
 import pickle
+import resource
 import sys
 import time
 from pathlib import Path
@@ -74,6 +76,12 @@ def same(a, b) -> bool:
             print(f"MISMATCH {f.name}")
             return False
     return True
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (run on each worker with ``client.run``)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def task_seconds(stream: list[dict]) -> list[tuple[str, float, float]]:
@@ -119,12 +127,14 @@ def main(argv: list[str] | None = None) -> int:
 
     gc.collect()
     reset = reset_peak_rss()
-    t = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    t, cpu = time.perf_counter(), time.process_time()
     single = run_stress(ctx, scenarios, fund_usd=args.fund)
-    single_s = time.perf_counter() - t
+    single_s, single_cpu = time.perf_counter() - t, time.process_time() - cpu
     single_rss = peak_rss_mb(reset)
-    print(f"single process: {single_s:.2f} s, peak RSS {single_rss:,.0f} MB "
-          f"({1e9 * single_s / max(1, n * s):.2f} ns per account-scenario)")
+    print(f"single process: {single_s:.2f} s wall, {single_cpu:.2f} s CPU, peak RSS {single_rss:,.0f} MB "
+          f"({1e9 * single_cpu / max(1, n * s):.2f} ns CPU per account-scenario); load average "
+          f"{load_before:.1f} → {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     del ctx
     gc.collect()
 
@@ -143,11 +153,15 @@ def main(argv: list[str] | None = None) -> int:
         client.run(gc.collect)
         client.run(reset_peak_rss)
         reset = reset_peak_rss()
-        t = time.perf_counter()
+        cpu_before = client.run(cpu_seconds)
+        load_before = os.getloadavg()[0]
+        t, cpu = time.perf_counter(), time.process_time()
         with get_task_stream(client) as stream:
             result = stress_on_client(client, book, market, config, scenarios, fund_usd=args.fund,
                                       shards=shards, chunks=args.chunks)
-        cluster_s = time.perf_counter() - t
+        cluster_s, client_cpu = time.perf_counter() - t, time.process_time() - cpu
+        cpu_after = client.run(cpu_seconds)
+        worker_cpu = {w: cpu_after[w] - cpu_before[w] for w in cpu_after}
         client_rss = peak_rss_mb(reset)
         worker_rss = client.run(peak_rss_mb, True)
         tasks = task_seconds(stream.data)
@@ -159,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     busy: dict[str, float] = {}
     for worker, c, o in tasks:
         busy[worker] = busy.get(worker, 0.0) + c + o
-    per_account = sum(compute) / n
+    per_account = sum(worker_cpu.values()) / n  # CPU: the work, whatever the machine's contention
     critical = max(busy.values())
     overhead = cluster_s - critical
     print(f"cluster: {args.workers} workers, {len(parts)} shards × {args.chunks} chunk(s) = {len(tasks)} tasks: "
@@ -169,19 +183,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  overhead of distribution (wall − busiest worker): {overhead:.2f} s "
           f"({100 * overhead / cluster_s:.0f}% of the wall time); shards pickled: {shard_bytes / 1e6:,.0f} MB "
           f"({pickle_s:.2f} s to pickle once)")
-    print(f"  compute per account (all {s:,} scenarios, incl. the shard's requirement today): "
-          f"{1e6 * per_account:.1f} µs; single process: {1e6 * single_s / n:.1f} µs")
+    cpus = ", ".join(f"{v:.1f} s" for v in worker_cpu.values())
+    print(f"  CPU: workers {cpus} (sum {sum(worker_cpu.values()):.1f} s "
+          f"= {1e6 * per_account:.1f} µs per account for all {s:,} scenarios, incl. each shard's requirement "
+          f"today; one process: {1e6 * single_cpu / n:.1f} µs); client {client_cpu:.1f} s; load average "
+          f"{load_before:.1f} → {os.getloadavg()[0]:.1f}")
     print(f"  peak RSS per worker: {', '.join(f'{v:,.0f} MB' for v in worker_rss.values())}; "
           f"client (book, shards, scheduler, merge): {client_rss:,.0f} MB")
     print(f"  speed-up {single_s / cluster_s:.2f}× on {args.workers} workers (ideal {args.workers}×)")
     print()
-    print("projection (same machine type per worker, shards ≥ workers, shipping serial from the client):")
+    print("projection (one uncontended core per worker, CPU per account as measured, shards ≥ workers, the "
+          "overhead measured here kept; one process uncontended = its CPU time):")
     for workers in (8, 32):
         n_shards = max(shards, workers)
         t_compute = per_account * n / workers * math.ceil(n_shards / workers) * workers / n_shards
         t_w = overhead + t_compute
         print(f"  {workers:>2} workers: ≈ {t_w:,.1f} s  (= overhead {overhead:.1f} s + compute "
-              f"{t_compute:,.1f} s; speed-up vs one process {single_s / t_w:.1f}×)")
+              f"{t_compute:,.1f} s; speed-up vs one process {single_cpu / t_w:.1f}×)")
     print()
     print(f"dist accounts={n} scenarios={s} single_s={single_s:.3f} cluster_s={cluster_s:.3f} "
           f"workers={args.workers}")
