@@ -59,7 +59,7 @@ def test_standard_backtest_by_hand(one_account):
                                           marks={}), cfg, model=MarginModelName.STANDARD,
                      with_distance=False).result.initial_margin[0] for t in dates]
     np.testing.assert_allclose(res.margin[:, 0], want, rtol=1e-12)
-    exc = [Q * (p[t] - p[t + h]) > m for t, m in zip(dates, want, strict=True)]
+    exc = [Q * (p[t] - p[t + h]) > m + 0.01 for t, m in zip(dates, want, strict=True)]  # a cent of tolerance
     assert res.n_exceptions == sum(exc) and res.observations == dates.size  # the idle account is not observed
     assert res.kupiec == kupiec(dates.size, sum(exc), 0.99)
     assert res.active.tolist() == [True, False] and res.account_zone[1] == ""

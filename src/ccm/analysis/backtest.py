@@ -11,7 +11,8 @@ and its P&L is taken in its settlement asset, valued in USD at t + MPOR — q (v
 the exposure the margin models measure (the portfolio model sums scenario P&L in settlement units); P&L accrued
 before t, option premium held in coin and every collateral balance are collateral, whose USD swings are the
 haircuts' job. For linear products L is the plain USD loss; for a long inverse future of q USD it is
-q (1 − F_{t+h} / F_t). An **exception** is L[t, i] > IM[t, i] (initial margin, the CCP's reference).
+q (1 − F_{t+h} / F_t). An **exception** is L[t, i] > IM[t, i] + 1 cent (initial margin, the CCP's reference;
+the cent absorbs rounding where both are ~0).
 
 Observations are the account-days of accounts holding at least one position (an account with no position has
 no margin and no loss and is not counted). The overall figures pool them (the auth.066 / PQD 6.5 convention:
@@ -19,8 +20,9 @@ observations = account-days, coverage = 1 − exceptions ÷ observations): Kupie
 Christoffersen on the accounts' own day-to-day transitions summed. Accounts share the market, so pooled
 exceptions are not independent across accounts: read the pooled p-values as a screen, the per-account tests
 as the tests. Per account: its counts, Kupiec, the traffic-light zone of its most recent ``window``
-observations, the largest exception (loss − margin) and procyclicality of its margin; overall procyclicality is
-measured on the total margin Σ_i IM[t, i] of the (fixed) book.
+observations, the largest exception (loss − margin) and procyclicality of its margin (margins below 1 USD count
+as 0, so an account whose margin touches ~0 has no peak-to-trough); overall procyclicality is measured on the
+total margin Σ_i IM[t, i] of the (fixed) book.
 
 MPOR overlap: with h > 1, consecutive windows overlap, so exceptions cluster by construction (the independence
 test then rejects more often than its nominal size); use h = 1 for a clean independence test.
@@ -56,6 +58,11 @@ from ccm.risk.margin.var import MarketHistory, VarParams, marked_positions, var_
 from ccm.risk.metrics import with_model
 
 VAR_MODEL = "var"
+#: An exception is a loss above the margin by more than this (USD): below a cent it is rounding (a deep
+#: out-of-the-money long option whose margin and loss are both ~1e-50 USD).
+EXCEPTION_TOLERANCE_USD = 0.01
+#: Margins below this (USD) count as none in the procyclicality ratios (a ratio to a near-zero margin is noise).
+MIN_MARGIN_USD = 1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,7 +231,7 @@ def summarise(*, model: str, confidence: float, mpor_days: int, timestamps: np.n
               active: BoolArray, margin: FloatArray, loss: FloatArray, increase_days: int = 30,
               window: int = 250) -> BacktestResult:
     """Exceptions and every statistic from margins and realised losses of shape (T, n) (vectorised)."""
-    exceptions = (loss > margin) & active[None, :]
+    exceptions = (loss > margin + EXCEPTION_TOLERANCE_USD) & active[None, :]
     n_days = margin.shape[0]
     observed = np.where(active, n_days, 0).astype(np.int64)
     per_account = exceptions.sum(axis=0).astype(np.int64)
@@ -235,6 +242,7 @@ def summarise(*, model: str, confidence: float, mpor_days: int, timestamps: np.n
     lr = kupiec_statistic(observed, per_account, confidence)
     excess = np.where(exceptions, loss - margin, 0.0)
     total = margin[:, active].sum(axis=1)
+    material = np.where(margin >= MIN_MARGIN_USD, margin, 0.0)
     independence, conditional = christoffersen(exceptions[:, active], confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
         account_coverage = np.where(observed > 0, 1.0 - per_account / np.maximum(observed, 1), np.nan)
@@ -248,11 +256,11 @@ def summarise(*, model: str, confidence: float, mpor_days: int, timestamps: np.n
         account_observations=observed, account_exceptions=per_account, account_coverage=account_coverage,
         account_kupiec=lr, account_kupiec_p=np.where(np.isfinite(lr), chi2.sf(np.nan_to_num(lr), 1), np.nan),
         account_zone=zone, account_largest_exception=excess.max(axis=0) if n_days else np.zeros(active.shape),
-        account_peak_to_trough=np.where(active, peak_to_trough(margin), np.nan),
-        account_max_increase=np.where(active, max_increase(margin, increase_days), np.nan),
+        account_peak_to_trough=np.where(active, peak_to_trough(material), np.nan),
+        account_max_increase=np.where(active, max_increase(material, increase_days), np.nan),
         total_margin=total, peak_to_trough=float(peak_to_trough(total)),
         max_increase=float(max_increase(total, increase_days)),
     )
 
 
-__all__ = ["VAR_MODEL", "BacktestResult", "run_backtest", "summarise"]
+__all__ = ["EXCEPTION_TOLERANCE_USD", "MIN_MARGIN_USD", "VAR_MODEL", "BacktestResult", "run_backtest", "summarise"]
