@@ -171,6 +171,7 @@ class LiquidationResult:
     bad_debt_usd : (…, n), debt left uncovered by the collateral (see module docstring per protocol).
     borrower_credit_usd : (…, n), Compound: absorb surplus credited to the account in the base asset.
     redistributed_debt_usd : (…, n), Liquity: debt passed on to the active troves.
+    redistributed_collateral_usd : (…, n), Liquity: value of the collateral passed on with it.
     collateral_after : (…, n, A) coins; debt_after : (…, n) USD.
     sold : (…, A) coins sold into the market by this step (Σ over accounts of what was seized).
     stability_pool_after_usd : (…) Liquity's pool after the offsets; others: the pool given, unchanged.
@@ -188,6 +189,7 @@ class LiquidationResult:
     bad_debt_usd: FloatArray
     borrower_credit_usd: FloatArray
     redistributed_debt_usd: FloatArray
+    redistributed_collateral_usd: FloatArray
     collateral_after: FloatArray
     debt_after: FloatArray
     sold: FloatArray
@@ -314,6 +316,7 @@ def liquidate(collateral: FloatArray, debt_usd: FloatArray, prices: FloatArray, 
         bad_debt_usd=out["bad_debt_usd"],
         borrower_credit_usd=out.get("borrower_credit_usd", zeros),
         redistributed_debt_usd=out.get("redistributed_debt_usd", zeros),
+        redistributed_collateral_usd=out.get("redistributed_collateral_usd", zeros),
         collateral_after=q_after,
         debt_after=debt_after,
         sold=seized.sum(axis=-2),
@@ -437,6 +440,7 @@ def _liquity(q, debt, p, value, eligible, pool, prm: LiquidationParams) -> dict:
             e, prm.gas_compensation_usd + prm.collateral_gas_fraction * value.sum(axis=-1), 0.0),
         bad_debt_usd=pool_loss + orphan_loss,
         redistributed_debt_usd=np.where(taken, moved_debt, 0.0),
+        redistributed_collateral_usd=np.where(taken, (moved_coll * p[..., None, :]).sum(axis=-1), 0.0),
         collateral_after=np.where(e[..., None], 0.0, q) + gained_coll,
         debt_after=np.where(e, 0.0, debt) + gained_debt,
         stability_pool_after_usd=pool - offset.sum(axis=-1))

@@ -18,9 +18,9 @@ step s:
    later round while it stays below HF 1.
 3. The impacted price is where the next step starts (impact is permanent: no recovery within the horizon).
 
-Reported per step: liquidation events, liquidated value (collateral seized, USD at the round's pre-sale
-price), debt repaid and bad debt (per protocol, see :mod:`ccm.stress.liquidation`), prices, cumulative price
-impact.
+Reported per step: liquidation events, liquidated value (collateral taken from the liquidated borrowers:
+seized, plus for Liquity what is redistributed; USD at the round's pre-sale price), debt repaid and bad debt
+(per protocol, see :mod:`ccm.stress.liquidation`), prices, cumulative price impact.
 
 Risk (Gauntlet / Chaos Labs style, reference/defi.md §4): over Monte Carlo price paths, **VaR** = the
 empirical quantile (``numpy.quantile(..., method="inverted_cdf")``, a value one path actually produced) of the
@@ -55,7 +55,8 @@ class ProtocolCascadeResult:
     Attributes
     ----------
     liquidations : int (…, S), liquidation events per step (an account liquidated twice counts twice).
-    liquidated_usd : (…, S), collateral seized, at the pre-sale price of its round.
+    liquidated_usd : (…, S), collateral taken from liquidated borrowers (seized, and for Liquity also
+        redistributed to other troves), at the pre-sale price of its round.
     debt_repaid_usd, bad_debt_usd, protocol_fee_usd, liquidator_profit_usd, impact_cost_usd : (…, S).
     rounds : int (…, S), rounds that liquidated someone.
     prices : (…, S + 1, A), row 0 the start, row s after step s and its liquidations.
@@ -181,7 +182,8 @@ def run_protocol_cascade(
                 break
             for name in ("debt_repaid_usd", "bad_debt_usd", "protocol_fee_usd", "liquidator_profit_usd"):
                 per_step[name][:, s] += np.bincount(owner, getattr(out, name).ravel(), minlength=n_paths)
-            per_step["liquidated_usd"][:, s] += np.bincount(owner, out.seized_usd.ravel(), minlength=n_paths)
+            taken_usd = out.seized_usd + out.redistributed_collateral_usd
+            per_step["liquidated_usd"][:, s] += np.bincount(owner, taken_usd.ravel(), minlength=n_paths)
             hits = np.bincount(owner, hit.ravel(), minlength=n_paths).astype(np.int64)
             count[:, s] += hits
             rounds[:, s] += hits > 0
@@ -323,5 +325,29 @@ def liquidations_at_risk(
         worst_price_impact=np.concatenate(impact).min(axis=0))
 
 
+def lending_positions(balances, prices: FloatArray, liquidation_threshold: FloatArray
+                      ) -> tuple[IntArray, FloatArray, FloatArray]:
+    """The lending side of a book's balances: (rows, collateral, debt_usd) of the accounts with debt.
+
+    Parameters
+    ----------
+    balances : scipy.sparse matrix (n_accounts, n_assets), signed coin balances (a Book's ``balances``).
+    prices : (n_assets,) USD; liquidation_threshold : (n_assets,).
+
+    Returns
+    -------
+    rows : int (m,), the accounts with debt; collateral : (m, n_assets) coins, positive balances of assets
+    with LT > 0 (others cannot be seized: a base-asset supply, zero-weight assets); debt_usd : (m,), Σ of the
+    negative balances at ``prices`` (treated as one stable debt: a borrowed volatile coin is valued today and
+    held fixed along the paths).
+    """
+    bal = balances.tocsr()
+    debt = np.asarray(bal.multiply(-1.0).maximum(0.0) @ np.asarray(prices, dtype=float), dtype=float).ravel()
+    rows = np.flatnonzero(debt > 0)
+    dense = np.asarray(bal[rows].toarray(), dtype=float)
+    collateral = np.where(np.asarray(liquidation_threshold) > 0, np.maximum(dense, 0.0), 0.0)
+    return rows.astype(np.int64), collateral, debt[rows]
+
+
 __all__ = ["CONFIDENCE", "LiquidationRiskResult", "ProtocolCascadeResult", "empirical_quantile",
-           "liquidations_at_risk", "run_protocol_cascade", "simulate_step_returns"]
+           "lending_positions", "liquidations_at_risk", "run_protocol_cascade", "simulate_step_returns"]
