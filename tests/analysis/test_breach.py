@@ -145,3 +145,13 @@ def test_unknown_drift_and_mismatched_shapes_are_refused():
         prob(0.1, 0.1, 0.05, 1.0, drift="up")
     with pytest.raises(InputError):
         analytic_breach_probability(np.zeros(2), np.zeros(3), 0.05, 1.0)
+
+
+@pytest.mark.parametrize("k", [0.0, -0.5])
+def test_image_and_eigenfunction_series_agree_with_drift(k):
+    from ccm.analysis.breach import strip_survival_eigen, strip_survival_images
+
+    rng = np.random.default_rng(9)
+    a, b = np.log1p(-rng.uniform(0.01, 0.9, 400)), np.log1p(rng.uniform(0.01, 0.9, 400))
+    s = (b - a) * rng.uniform(0.2, 1.5, 400)
+    np.testing.assert_allclose(strip_survival_images(a, b, s, k), strip_survival_eigen(a, b, s, k), atol=1e-13)

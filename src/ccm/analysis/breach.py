@@ -15,8 +15,9 @@ interval (a, b) = (ln(1 − d_down), ln(1 + d_up)) before h.
   drift put in by Girsanov's theorem. With L = b − a, k = μ/σ² and the images c = 2nL (sign +) and
   c = 2b − 2nL (sign −), n ∈ ℤ:
   survival = Σ_n ± e^{k c} [Φ((b − c − k s²)/s) − Φ((a − c − k s²)/s)].
-  The series converges for every s; terms are kept while the images lie within ~12 s of the strip, and when
-  s > 3L the survival is below 1e-18 (first eigenvalue e^{−π² s²/(2L²)}), so the probability is 1.
+  The series converges for every s but needs more images as s / L grows; from s = L/2 the eigenfunction
+  expansion of the same survival (Cox & Miller) is used instead, whose terms fall as e^{−n²π²s²/(2L²)}; about
+  ten terms each way. When s > 3L the survival is below 1e-18, so the probability is 1.
   This is *not* the union bound: the union P_down + P_up double counts paths that touch both barriers; the
   exact probability is at most that sum.
 
@@ -44,6 +45,10 @@ Drift = Literal["zero", "martingale"]
 STRIP_SATURATION = 3.0
 #: Images kept: those within this many standard deviations of the strip.
 IMAGE_SIGMAS = 12.0
+#: s / L below which the image series is used, above which the eigenfunction series.
+SERIES_SWITCH = 0.5
+#: Eigenfunction terms kept until n²π²s²/(2L²) exceeds this (e^{−40} ≈ 4e-18).
+EIGEN_DECAY = 40.0
 
 
 def _check(distance_down: FloatArray, distance_up: FloatArray, vol: FloatArray, horizon_days: float) -> None:
@@ -80,23 +85,50 @@ def one_barrier_probability(barrier: FloatArray, s: FloatArray, drift_total: Flo
     return ndtr((depth - m) / s) + np.exp(-2.0 * k * sign * depth) * ndtr((depth + m) / s)
 
 
-def strip_survival(a: FloatArray, b: FloatArray, s: FloatArray, k: float) -> FloatArray:
-    """P(a < X_t < b for every t ≤ h) for X a Brownian motion from 0 with sd ``s`` at h and k = μ/σ².
-
-    Shapes (n,); a < 0 < b finite, s > 0 and s ≤ STRIP_SATURATION·(b − a). Method of images with Girsanov
-    (module docstring), vectorised over accounts and images, shape (2N + 1, n) in between.
-    """
+def strip_survival_images(a: FloatArray, b: FloatArray, s: FloatArray, k: float) -> FloatArray:
+    """P(a < X_t < b for every t ≤ h) for X a Brownian motion from 0 with sd ``s`` at h and k = μ/σ², by the
+    method of images with Girsanov (module docstring); shapes (n,), a < 0 < b finite, s > 0. Fast when s ≪ b − a
+    (the images needed grow with s / (b − a)); vectorised over accounts × images."""
     width = b - a
-    n_images = int(np.ceil(IMAGE_SIGMAS * float(np.max(s / width, initial=0.0)) / 2.0)) + 2
+    n_images = int(np.ceil((IMAGE_SIGMAS * float(np.max(s / width, initial=0.0)) + 1.0) / 2.0)) + 1
     n = np.arange(-n_images, n_images + 1, dtype=float)[:, None]
     shift = k * s**2
     total = np.zeros(a.shape)
     for c, sign in ((2.0 * n * width, 1.0), (2.0 * b - 2.0 * n * width, -1.0)):
         mass = _phi_difference((b - c - shift) / s, (a - c - shift) / s)
-        with np.errstate(over="ignore", invalid="ignore"):
-            term = np.where(mass > 0, np.exp(k * c + np.log(np.where(mass > 0, mass, 1.0))), 0.0)
+        if k == 0.0:
+            term = mass
+        else:  # e^{kc} can overflow where the mass underflows: multiply in logs
+            with np.errstate(over="ignore", invalid="ignore"):
+                term = np.where(mass > 0, np.exp(k * c + np.log(np.where(mass > 0, mass, 1.0))), 0.0)
         total = total + sign * term.sum(axis=0)
     return np.clip(total, 0.0, 1.0)
+
+
+def strip_survival_eigen(a: FloatArray, b: FloatArray, s: FloatArray, k: float) -> FloatArray:
+    """The same survival by the eigenfunction expansion of the killed process (Cox & Miller 1965, §5.7), drift by
+    Girsanov: with L = b − a and w_n = nπ/L,
+    e^{ka − k²s²/2} (2/L) Σ_{n≥1} sin(w_n (−a)) e^{−w_n² s²/2} w_n (1 − (−1)^n e^{kL}) / (k² + w_n²).
+    Fast when s is not small against L (the terms needed fall as L / s)."""
+    width = b - a
+    r_min = float(np.min(s / width, initial=np.inf))
+    terms = int(np.ceil(np.sqrt(2.0 * EIGEN_DECAY) / (np.pi * r_min))) + 1
+    n = np.arange(1, terms + 1, dtype=float)[:, None]
+    w = n * np.pi / width
+    series = np.sin(w * -a) * np.exp(-0.5 * (w * s) ** 2) * w * (1.0 - (-1.0) ** n * np.exp(k * width)) / (k**2 + w**2)
+    return np.clip(np.exp(k * a - 0.5 * (k * s) ** 2) * (2.0 / width) * series.sum(axis=0), 0.0, 1.0)
+
+
+def strip_survival(a: FloatArray, b: FloatArray, s: FloatArray, k: float) -> FloatArray:
+    """Survival in the strip (a, b), shapes (n,): images where s < SERIES_SWITCH·(b − a), eigenfunctions elsewhere,
+    so that each account needs about ten terms whatever its s / (b − a)."""
+    near = s < SERIES_SWITCH * (b - a)
+    out = np.empty(a.shape)
+    if near.any():
+        out[near] = strip_survival_images(a[near], b[near], s[near], k)
+    if (~near).any():
+        out[~near] = strip_survival_eigen(a[~near], b[~near], s[~near], k)
+    return out
 
 
 def analytic_breach_probability(
@@ -202,4 +234,4 @@ def account_breach_probability(ctx: RiskContext, result: CoverageResult, vol_dai
 
 
 __all__ = ["AccountBreachResult", "Drift", "account_breach_probability", "analytic_breach_probability",
-           "one_barrier_probability", "strip_survival"]
+           "one_barrier_probability", "strip_survival", "strip_survival_eigen", "strip_survival_images"]

@@ -118,7 +118,8 @@ def feature_names(assets: tuple[str, ...], moving: np.ndarray) -> tuple[str, ...
     per_asset = [f"{kind}_{a}" for a, m in zip(assets, moving, strict=True) if m
                  for kind in ("net_delta", "gamma", "vega")]
     return ("coverage_ratio", "margin_utilisation", "leverage", "distance_down", "distance_up", "vol_daily",
-            "concentration", "option_share", "stable_collateral_share", "borrowed_share", "log10_equity",
+            "sigmas_down", "sigmas_up", "concentration", "option_share", "stable_collateral_share", "borrowed_share",
+            "log10_equity",
             *per_asset)
 
 
@@ -131,7 +132,8 @@ def account_features(ctx: RiskContext, result: CoverageResult, vol_daily_by_asse
     vol_daily_by_asset : ndarray of shape (n_assets,), daily volatility forecast per book asset (NaN for stables).
 
     Exposures (net delta, gamma, vega per non-stable underlying) and leverage are divided by the adjusted
-    equity (NaN where it is ≤ 0); distances keep NaN for "no liquidation within range".
+    equity (NaN where it is ≤ 0); distances keep NaN for "no liquidation within range"; ``sigmas_down/up`` are
+    the log distances in daily standard deviations, |ln(1 ∓ d)| / σ (the analytic model's scale).
     """
     exposure = asset_exposures(ctx)
     moving = ctx.moving
@@ -152,6 +154,8 @@ def account_features(ctx: RiskContext, result: CoverageResult, vol_daily_by_asse
         result.distance_down,
         result.distance_up,
         vol,
+        _ratio(-np.log1p(-np.minimum(result.distance_down, 1.0)), vol),
+        _ratio(np.log1p(result.distance_up), vol),
         _ratio(exposure.gross[:, moving].max(axis=1, initial=0.0), gross_total),
         _ratio(exposure.option_gross[:, moving].sum(axis=1), gross_total),
         _ratio(stable, positive),

@@ -35,7 +35,7 @@ class BreachClassifier:
     base_rate_ : share of positive labels in training.
     """
 
-    def __init__(self, *, max_iter: int = 300, learning_rate: float = 0.05, max_leaf_nodes: int = 15,
+    def __init__(self, *, max_iter: int = 200, learning_rate: float = 0.1, max_leaf_nodes: int = 15,
                  min_samples_leaf: int = 100, l2_regularization: float = 1.0, random_state: int = 0) -> None:
         self.max_iter = max_iter
         self.learning_rate = learning_rate
