@@ -241,6 +241,7 @@ def test_liquity_redistribution_when_the_pool_runs_dry():
     moved_debt = 12_500.0
     moved_coll = 9.95 * 12_500.0 / 19_000.0
     assert r.redistributed_debt_usd[1] == pytest.approx(moved_debt)
+    assert r.redistributed_collateral_usd[1] == pytest.approx(moved_coll * 2_000.0)
     # troves 2 and 3 take it pro rata to collateral: 2/3 and 1/3
     assert r.debt_after[2:].tolist() == pytest.approx([10_000.0 + moved_debt * 2 / 3, 5_000.0 + moved_debt / 3])
     assert r.collateral_after[2:, 0].tolist() == pytest.approx([20.0 + moved_coll * 2 / 3, 10.0 + moved_coll / 3])
