@@ -51,7 +51,7 @@ def test_json_now_figures_by_hand(files):
     assert doc["debt_usd"] == 26_000.0
     assert doc["collateral_usd"] == 40_000.0
     assert doc["now"] == {"liquidatable": 1, "liquidations": 1, "liquidated_usd": 20_000.0, "bad_debt_usd": 0.0,
-                          "worsening": None, "worsening_accounts": None}
+                          "redistributed_usd": 0.0, "worsening": None, "worsening_accounts": None}
     assert set(doc["bad_debt_var"]) == {"95%", "99%"}
     lar95, lar99 = doc["liquidations_at_risk"]["95%"], doc["liquidations_at_risk"]["99%"]
     assert 0 <= lar95 <= lar99

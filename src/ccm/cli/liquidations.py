@@ -69,6 +69,7 @@ def liquidations_document(*, as_of, currency, protocol, ids, collateral, debt, p
             "liquidations": int(today.total_liquidations[0]),
             "liquidated_usd": float(today.total_liquidated_usd[0]),
             "bad_debt_usd": float(today.total_bad_debt_usd[0]),
+            "redistributed_usd": float(today.redistributed_usd.sum()),
             "worsening": None if worsening is None else int(worsening.sum()),
             "worsening_accounts": None if worsening is None else [str(ids[k]) for k in np.flatnonzero(worsening)[:20]],
         },
@@ -85,6 +86,7 @@ def liquidations_document(*, as_of, currency, protocol, ids, collateral, debt, p
         "expected_bad_debt_usd": risk.expected_bad_debt,
         "expected_liquidated_usd": risk.expected_liquidated_usd,
         "expected_impact_cost_usd": float(risk.impact_cost_usd.mean()),
+        "expected_redistributed_usd": float(risk.redistributed_usd.mean()),
         "worst_price_impact": {assets[k]: float(risk.worst_price_impact[k]) for k in moving},
         "price_history": history,
     }
@@ -128,7 +130,8 @@ def print_liquidations(console: Console, doc: dict) -> None:
 
 
 def liquidations(
-    book: Path = typer.Argument(..., help="Book (as for ccm metrics): accounts with negative balances borrow."),
+    book: Path = typer.Argument(..., help="Book (as for ccm metrics): accounts on the lending margin model (the "
+                                "presets' default) with negative balances are the borrowers."),
     market: Path = typer.Option(..., "--market", "-m", help="Market snapshot JSON."),
     preset: str | None = typer.Option(None, "--preset", help="Protocol rules: aave-v3 | compound-v3 | maker | "
                                       "liquity-v1 (or a --config with a protocol: section)."),
@@ -157,6 +160,7 @@ def liquidations(
     """
     from ccm.cli.main import _fail, _progress
     from ccm.cli.output import write_text
+    from ccm.enums import MARGIN_MODELS, MarginModelName
     from ccm.io.book import load_book
     from ccm.io.config import load_config
     from ccm.io.market import load_market
@@ -175,8 +179,9 @@ def liquidations(
                                     loaded_config)
             params = params_from_config(loaded_config, loaded_book.assets)
             asset_prices = ctx.market.asset_prices
+            lending = ctx.model_code == MARGIN_MODELS.index(MarginModelName.LENDING)
             rows, collateral, debt = lending_positions(loaded_book.balances, asset_prices,
-                                                       params.liquidation_threshold)
+                                                       params.liquidation_threshold, lending)
             scale = impact_scale(ctx) * impact
             needed = ctx.moving & (collateral.sum(axis=0) > 0)
             cov, history = _covariance(loaded_book.assets, ctx.haircuts.stable, needed, prices, ewma_lambda)

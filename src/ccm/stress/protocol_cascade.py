@@ -18,9 +18,9 @@ step s:
    later round while it stays below HF 1.
 3. The impacted price is where the next step starts (impact is permanent: no recovery within the horizon).
 
-Reported per step: liquidation events, liquidated value (collateral taken from the liquidated borrowers:
-seized, plus for Liquity what is redistributed; USD at the round's pre-sale price), debt repaid and bad debt
-(per protocol, see :mod:`ccm.stress.liquidation`), prices, cumulative price impact.
+Reported per step: liquidation events, liquidated value (collateral seized from the liquidated borrowers, USD
+at the round's pre-sale price; Liquity's redistributed collateral apart, as it stays with other troves), debt
+repaid and bad debt (per protocol, see :mod:`ccm.stress.liquidation`), prices, cumulative price impact.
 
 Risk (Gauntlet / Chaos Labs style, reference/defi.md §4): over Monte Carlo price paths, **VaR** = the
 empirical quantile (``numpy.quantile(..., method="inverted_cdf")``, a value one path actually produced) of the
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ccm._typing import FloatArray, IntArray
+from ccm._typing import BoolArray, FloatArray, IntArray
 from ccm.errors import InputError
 from ccm.scenario.montecarlo import monte_carlo
 from ccm.stress.cascade import impact_move
@@ -55,8 +55,9 @@ class ProtocolCascadeResult:
     Attributes
     ----------
     liquidations : int (…, S), liquidation events per step (an account liquidated twice counts twice).
-    liquidated_usd : (…, S), collateral taken from liquidated borrowers (seized, and for Liquity also
-        redistributed to other troves), at the pre-sale price of its round.
+    liquidated_usd : (…, S), collateral seized from liquidated borrowers, at the pre-sale price of its round.
+    redistributed_usd : (…, S), Liquity: collateral passed to other troves with redistributed debt (not in
+        ``liquidated_usd`` until a trove holding it is liquidated: no coin counts twice).
     debt_repaid_usd, bad_debt_usd, protocol_fee_usd, liquidator_profit_usd, impact_cost_usd : (…, S).
     rounds : int (…, S), rounds that liquidated someone.
     prices : (…, S + 1, A), row 0 the start, row s after step s and its liquidations.
@@ -68,6 +69,7 @@ class ProtocolCascadeResult:
 
     liquidations: IntArray
     liquidated_usd: FloatArray
+    redistributed_usd: FloatArray
     debt_repaid_usd: FloatArray
     bad_debt_usd: FloatArray
     protocol_fee_usd: FloatArray
@@ -145,8 +147,8 @@ def run_protocol_cascade(
     steps = r.reshape(n_paths, n_steps, a)
 
     per_step = {name: np.zeros((n_paths, n_steps)) for name in (
-        "liquidated_usd", "debt_repaid_usd", "bad_debt_usd", "protocol_fee_usd", "liquidator_profit_usd",
-        "impact_cost_usd")}
+        "liquidated_usd", "redistributed_usd", "debt_repaid_usd", "bad_debt_usd", "protocol_fee_usd",
+        "liquidator_profit_usd", "impact_cost_usd")}
     count = np.zeros((n_paths, n_steps), dtype=np.int64)
     rounds = np.zeros((n_paths, n_steps), dtype=np.int64)
     impact = np.ones((n_paths, a))
@@ -182,8 +184,9 @@ def run_protocol_cascade(
                 break
             for name in ("debt_repaid_usd", "bad_debt_usd", "protocol_fee_usd", "liquidator_profit_usd"):
                 per_step[name][:, s] += np.bincount(owner, getattr(out, name).ravel(), minlength=n_paths)
-            taken_usd = out.seized_usd + out.redistributed_collateral_usd
-            per_step["liquidated_usd"][:, s] += np.bincount(owner, taken_usd.ravel(), minlength=n_paths)
+            per_step["liquidated_usd"][:, s] += np.bincount(owner, out.seized_usd.ravel(), minlength=n_paths)
+            per_step["redistributed_usd"][:, s] += np.bincount(owner, out.redistributed_collateral_usd.ravel(),
+                                                               minlength=n_paths)
             hits = np.bincount(owner, hit.ravel(), minlength=n_paths).astype(np.int64)
             count[:, s] += hits
             rounds[:, s] += hits > 0
@@ -214,7 +217,8 @@ class LiquidationRiskResult:
     liquidations_at_risk : LaR: the same quantile of the path's liquidated value (collateral seized).
     liquidation_count_at_risk : the same quantile of the path's number of liquidations.
     paths, horizon_days, steps : the simulation.
-    bad_debt, liquidated_usd, impact_cost_usd : (paths,) per path totals; liquidations : int (paths,).
+    bad_debt, liquidated_usd, redistributed_usd, impact_cost_usd : (paths,) per path totals;
+    liquidations : int (paths,).
     worst_price_impact : (n_assets,), the most negative cumulative impact any path saw.
     """
 
@@ -228,6 +232,7 @@ class LiquidationRiskResult:
     bad_debt: FloatArray
     liquidated_usd: FloatArray
     liquidations: IntArray
+    redistributed_usd: FloatArray
     impact_cost_usd: FloatArray
     worst_price_impact: FloatArray
 
@@ -302,7 +307,7 @@ def liquidations_at_risk(
                                     rng=rng, distribution=distribution)
     q = np.asarray(collateral, dtype=float)
     chunk = max(1, CHUNK_CELLS // max(1, q.size))
-    bad, liq, count, cost, impact = [], [], [], [], []
+    bad, liq, count, cost, impact, moved = [], [], [], [], [], []
     for start in range(0, int(paths), chunk):
         res = run_protocol_cascade(q, debt_usd, prices, returns[start:start + chunk], params,
                                    impact_scale=impact_scale, stability_pool_usd=stability_pool_usd,
@@ -311,6 +316,7 @@ def liquidations_at_risk(
         liq.append(res.total_liquidated_usd)
         count.append(res.total_liquidations)
         cost.append(res.impact_cost_usd.sum(axis=-1))
+        moved.append(res.redistributed_usd.sum(axis=-1))
         impact.append(res.impact)
         if on_chunk is not None:
             on_chunk(min(int(paths), start + chunk), int(paths))
@@ -322,17 +328,19 @@ def liquidations_at_risk(
         liquidation_count_at_risk=empirical_quantile(count_all, conf),
         paths=int(paths), horizon_days=float(horizon_days), steps=steps,
         bad_debt=bad_all, liquidated_usd=liq_all, liquidations=count_all, impact_cost_usd=np.concatenate(cost),
+        redistributed_usd=np.concatenate(moved),
         worst_price_impact=np.concatenate(impact).min(axis=0))
 
 
-def lending_positions(balances, prices: FloatArray, liquidation_threshold: FloatArray
-                      ) -> tuple[IntArray, FloatArray, FloatArray]:
+def lending_positions(balances, prices: FloatArray, liquidation_threshold: FloatArray,
+                      accounts: BoolArray | None = None) -> tuple[IntArray, FloatArray, FloatArray]:
     """The lending side of a book's balances: (rows, collateral, debt_usd) of the accounts with debt.
 
     Parameters
     ----------
     balances : scipy.sparse matrix (n_accounts, n_assets), signed coin balances (a Book's ``balances``).
     prices : (n_assets,) USD; liquidation_threshold : (n_assets,).
+    accounts : optional bool (n_accounts,), the accounts to consider (e.g. those on the lending model).
 
     Returns
     -------
@@ -343,7 +351,7 @@ def lending_positions(balances, prices: FloatArray, liquidation_threshold: Float
     """
     bal = balances.tocsr()
     debt = np.asarray(bal.multiply(-1.0).maximum(0.0) @ np.asarray(prices, dtype=float), dtype=float).ravel()
-    rows = np.flatnonzero(debt > 0)
+    rows = np.flatnonzero((debt > 0) if accounts is None else (debt > 0) & np.asarray(accounts, dtype=bool))
     dense = np.asarray(bal[rows].toarray(), dtype=float)
     collateral = np.where(np.asarray(liquidation_threshold) > 0, np.maximum(dense, 0.0), 0.0)
     return rows.astype(np.int64), collateral, debt[rows]
