@@ -50,6 +50,7 @@ def test_json_now_figures_by_hand(files):
     assert doc["accounts"] == 2  # the saver has no debt
     assert doc["debt_usd"] == 26_000.0
     assert doc["collateral_usd"] == 40_000.0
+    assert doc["ignored_collateral_usd"] == 0.0
     assert doc["now"] == {"liquidatable": 1, "liquidations": 1, "liquidated_usd": 20_000.0, "bad_debt_usd": 0.0,
                           "redistributed_usd": 0.0, "worsening": None, "worsening_accounts": None}
     assert set(doc["bad_debt_var"]) == {"95%", "99%"}

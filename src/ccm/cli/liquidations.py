@@ -53,7 +53,7 @@ def _covariance(assets, stable, needed, prices: list[str] | None, ewma_lambda: f
 
 
 def liquidations_document(*, as_of, currency, protocol, ids, collateral, debt, prices, assets, today, worsening,
-                          risk, seed, impact, history) -> dict:
+                          risk, seed, impact, history, ignored_usd) -> dict:
     """The JSON report (plain numbers, USD)."""
     coll_usd = float((collateral * prices).sum())
     moving = [k for k, a in enumerate(assets) if history and a in history["assets"]]
@@ -64,6 +64,7 @@ def liquidations_document(*, as_of, currency, protocol, ids, collateral, debt, p
         "accounts": int(len(ids)),
         "debt_usd": float(debt.sum()),
         "collateral_usd": coll_usd,
+        "ignored_collateral_usd": ignored_usd,
         "now": {
             "liquidatable": int(today.accounts_liquidated[0]),
             "liquidations": int(today.total_liquidations[0]),
@@ -103,6 +104,7 @@ def print_liquidations(console: Console, doc: dict) -> None:
     head.add_column("metric", style="bold")
     head.add_column("value", justify="right")
     rows = [("collateral (seizable)", _usd(doc["collateral_usd"])),
+            ("borrowers' balances without weight under the preset (ignored)", _usd(doc["ignored_collateral_usd"])),
             ("liquidatable now (accounts)", f"{now['liquidatable']:,}"),
             ("liquidated now, after cascade", _usd(now["liquidated_usd"])),
             ("bad debt now", _usd(now["bad_debt_usd"]))]
@@ -182,6 +184,8 @@ def liquidations(
             lending = ctx.model_code == MARGIN_MODELS.index(MarginModelName.LENDING)
             rows, collateral, debt = lending_positions(loaded_book.balances, asset_prices,
                                                        params.liquidation_threshold, lending)
+            held = np.maximum(loaded_book.balances[rows].toarray(), 0.0) @ asset_prices
+            ignored = float(held.sum() - (collateral @ asset_prices).sum())
             scale = impact_scale(ctx) * impact
             needed = ctx.moving & (collateral.sum(axis=0) > 0)
             cov, history = _covariance(loaded_book.assets, ctx.haircuts.stable, needed, prices, ewma_lambda)
@@ -203,7 +207,7 @@ def liquidations(
             as_of=snapshot.as_of, currency=loaded_config.currency, protocol=params.protocol,
             ids=loaded_book.account_ids[rows], collateral=collateral, debt=debt, prices=asset_prices,
             assets=loaded_book.assets, today=today, worsening=worsening, risk=risk, seed=seed, impact=impact,
-            history=history)
+            history=history, ignored_usd=ignored)
         if fmt is LiquidationsFormat.JSON:
             write_text(json.dumps(doc, indent=1, allow_nan=False), out)
         else:
