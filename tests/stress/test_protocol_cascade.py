@@ -104,6 +104,31 @@ def test_more_impact_never_fewer_liquidations_or_less_bad_debt(protocol):
     assert runs[-1].accounts_liquidated.sum() > runs[0].accounts_liquidated.sum()
 
 
+def test_borrowed_eth_is_revalued_along_the_path():
+    """USDC collateral (LT 0.85) against 3 ETH borrowed at $2,000 (HF 1.417). ETH +45%: debt 8,700, HF 0.977 >
+    0.95 → 50%: repay 4,350, seize 4,567.5 USDC, 1.5 ETH left. ETH +10% more: debt 1.5 × 3,190 = 4,785 >
+    5,432.5 × 0.85 = 4,617.6, HF 0.965 → 50% again: repay 2,392.5, seize 2,512.125."""
+    prm = LiquidationParams(protocol="aave-v3", liquidation_threshold=np.array([0.825, 0.85]),
+                            bonus=np.array([0.05, 0.05]))
+    prices = np.array([2_000.0, 1.0])  # ETH, USDC
+    q = np.array([[0.0, 10_000.0]])
+    borrowed = np.array([[3.0, 0.0]])
+    steps = np.array([[[0.45, 0.0], [0.10, 0.0]]])
+    res = run_protocol_cascade(q, np.array([6_000.0]), prices, steps, prm, impact_scale=np.zeros(2),
+                               debt_assets=borrowed)
+    assert res.liquidations[0].tolist() == [1, 1]
+    assert res.debt_repaid_usd[0].tolist() == pytest.approx([4_350.0, 2_392.5])
+    assert res.liquidated_usd[0].tolist() == pytest.approx([4_567.5, 2_512.125])
+    assert res.debt_after[0, 0] == pytest.approx(2_392.5)
+    assert res.collateral_after[0, 0, 1] == pytest.approx(10_000.0 - 4_567.5 - 2_512.125)
+    fixed = run_protocol_cascade(q, np.array([6_000.0]), prices, steps, prm, impact_scale=np.zeros(2))
+    assert fixed.liquidations.sum() == 0  # a stable $6,000 debt never breaches
+    with pytest.raises(InputError) as err:
+        run_protocol_cascade(q, np.array([5_000.0]), prices, steps, prm, impact_scale=np.zeros(2),
+                             debt_assets=borrowed)
+    assert err.value.field == "debt_usd"
+
+
 def test_liquity_cascade_conserves_debt_and_collateral():
     q, debt = book(200, seed=2)
     prm = params("liquity-v1")

@@ -182,25 +182,25 @@ def liquidations(
             params = params_from_config(loaded_config, loaded_book.assets)
             asset_prices = ctx.market.asset_prices
             lending = ctx.model_code == MARGIN_MODELS.index(MarginModelName.LENDING)
-            rows, collateral, debt = lending_positions(loaded_book.balances, asset_prices,
-                                                       params.liquidation_threshold, lending)
+            rows, collateral, debt, borrowed = lending_positions(loaded_book.balances, asset_prices,
+                                                                 params.liquidation_threshold, lending)
             held = np.maximum(loaded_book.balances[rows].toarray(), 0.0) @ asset_prices
             ignored = float(held.sum() - (collateral @ asset_prices).sum())
             scale = impact_scale(ctx) * impact
-            needed = ctx.moving & (collateral.sum(axis=0) > 0)
+            needed = ctx.moving & ((collateral.sum(axis=0) > 0) | (borrowed.sum(axis=0) > 0))
             cov, history = _covariance(loaded_book.assets, ctx.haircuts.stable, needed, prices, ewma_lambda)
             n_assets = len(loaded_book.assets)
             today = run_protocol_cascade(collateral, debt, asset_prices, np.zeros((1, 1, n_assets)), params,
-                                         impact_scale=scale, stability_pool_usd=stability_pool)
+                                         impact_scale=scale, debt_assets=borrowed, stability_pool_usd=stability_pool)
             worsening = (worsening_accounts(collateral, debt, asset_prices, params)
                          if params.protocol == AAVE_V3 else None)
             with _progress(fmt is LiquidationsFormat.TABLE or out is not None) as progress:
                 task = progress.add_task("paths", total=paths)
                 risk = liquidations_at_risk(
                     collateral, debt, asset_prices, loaded_book.assets, cov, params, impact_scale=scale, paths=paths,
-                    rng=np.random.default_rng(seed), horizon_days=horizon_days, steps_per_day=steps_per_day,
-                    stability_pool_usd=stability_pool, on_chunk=lambda done, total: progress.update(task,
-                                                                                                   completed=done))
+                    rng=np.random.default_rng(seed), debt_assets=borrowed, horizon_days=horizon_days,
+                    steps_per_day=steps_per_day, stability_pool_usd=stability_pool,
+                    on_chunk=lambda done, total: progress.update(task, completed=done))
         except InputError as error:
             raise error.relocated({"market": str(market), "config": str(config or f"preset {preset}")}) from None
         doc = liquidations_document(

@@ -104,6 +104,7 @@ def run_protocol_cascade(
     params: LiquidationParams,
     *,
     impact_scale: FloatArray,
+    debt_assets: FloatArray | None = None,
     stability_pool_usd: FloatArray | float = 0.0,
     max_rounds: int = 50,
 ) -> ProtocolCascadeResult:
@@ -117,6 +118,10 @@ def run_protocol_cascade(
     returns : ndarray (…, n_steps, n_assets), simple returns of each step (> −1).
     params : the protocol's liquidation rules.
     impact_scale : ndarray (n_assets,), k σ_daily / √ADV per asset (0 = the asset does not move).
+    debt_assets : optional ndarray (n_accounts, n_assets) or (…, n_accounts, n_assets), the borrowed coins;
+        then the debt is revalued at every round's prices (``debt_usd`` must equal ``debt_assets @ prices``) and
+        a liquidation repays every borrowed asset of the account pro rata. None = the debt is a stablecoin.
+        The liquidators' purchases of the debt asset do not move its price.
     stability_pool_usd : Liquity's Stability Pool, scalar or (…).
     max_rounds : at most this many liquidation rounds per step.
     """
@@ -145,6 +150,15 @@ def run_protocol_cascade(
     p = np.broadcast_to(np.asarray(prices, dtype=float), (n_paths, a)).copy()
     pool = np.broadcast_to(np.asarray(stability_pool_usd, dtype=float), batch).reshape(n_paths).copy()
     steps = r.reshape(n_paths, n_steps, a)
+    dq = None
+    if debt_assets is not None:
+        d0 = np.asarray(debt_assets, dtype=float)
+        if d0.shape[-2:] != (n, a) or not np.all(np.isfinite(d0)) or np.any(d0 < 0):
+            raise InputError(f"debt_assets must be coins ≥ 0 of shape (…, {n}, {a}), got {d0.shape}", record=PARAMS,
+                             field="debt_assets")
+        dq = np.broadcast_to(d0, batch + (n, a)).reshape(n_paths, n, a).copy()
+        if not np.allclose(np.matmul(dq, p[..., None])[..., 0], debt, rtol=1e-9, atol=1e-6):
+            raise InputError("debt_usd must equal debt_assets @ prices", record=PARAMS, field="debt_usd")
 
     per_step = {name: np.zeros((n_paths, n_steps)) for name in (
         "liquidated_usd", "redistributed_usd", "debt_repaid_usd", "bad_debt_usd", "protocol_fee_usd",
@@ -159,6 +173,8 @@ def run_protocol_cascade(
         p = p * (1.0 + steps[:, s, :])
         live = np.arange(n_paths)  # paths whose prices moved since their accounts were last checked
         for _ in range(max_rounds):
+            if dq is not None:  # borrowed coins revalued at the moved prices
+                debt[live] = np.matmul(dq[live], p[live][..., None])[..., 0]
             at, acc = np.nonzero(liquidatable(q[live], debt[live], p[live], params.liquidation_threshold))
             at = live[at]
             if at.size == 0:
@@ -166,6 +182,8 @@ def run_protocol_cascade(
             if coupled:
                 rows = np.unique(at)
                 out = liquidate(q[rows], debt[rows], p[rows], params, stability_pool_usd=pool[rows])
+                if dq is not None:
+                    dq[rows] *= _ratio_after(debt[rows], out.debt_after)[..., None]
                 q[rows], debt[rows], pool[rows] = out.collateral_after, out.debt_after, out.stability_pool_after_usd
                 hit = out.liquidated
                 ever[rows] |= hit
@@ -174,6 +192,8 @@ def run_protocol_cascade(
                 sold[rows] = out.sold
             else:  # accounts are independent: liquidate only the eligible ones, one flat batch
                 out = liquidate(q[at, acc][:, None, :], debt[at, acc][:, None], p[at], params)
+                if dq is not None:
+                    dq[at, acc] *= _ratio_after(debt[at, acc], out.debt_after[:, 0])[:, None]
                 q[at, acc], debt[at, acc] = out.collateral_after[:, 0], out.debt_after[:, 0]
                 hit = out.liquidated[:, 0]
                 ever[at, acc] |= hit
@@ -204,6 +224,12 @@ def run_protocol_cascade(
         accounts_liquidated=ever.sum(axis=-1).reshape(batch), pending=pending.reshape(batch),
         collateral_after=q.reshape(batch + (n, a)), debt_after=debt.reshape(batch + (n,)),
         **{name: v.reshape(batch + (n_steps,)) for name, v in per_step.items()})
+
+
+def _ratio_after(before: FloatArray, after: FloatArray) -> FloatArray:
+    """after / before where before > 0, else 0: how much of each borrowed coin is left."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(before > 0, after / np.where(before > 0, before, 1.0), 0.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -273,6 +299,7 @@ def liquidations_at_risk(
     impact_scale: FloatArray,
     paths: int,
     rng: np.random.Generator,
+    debt_assets: FloatArray | None = None,
     horizon_days: float = 1.0,
     steps_per_day: int = 1,
     stability_pool_usd: float = 0.0,
@@ -287,7 +314,7 @@ def liquidations_at_risk(
     ----------
     collateral : (n_accounts, n_assets) coins; debt_usd : (n_accounts,) USD; prices : (n_assets,) USD.
     assets : the n_assets names; covariance : (n_assets, n_assets) daily log-return covariance.
-    params, impact_scale, stability_pool_usd, max_rounds : as :func:`run_protocol_cascade`.
+    params, impact_scale, debt_assets, stability_pool_usd, max_rounds : as :func:`run_protocol_cascade`.
     paths : Monte Carlo paths; rng : the generator; horizon_days : the horizon (1 = 24 h).
     steps_per_day : cascade steps per day (the horizon is split into ⌈horizon × steps_per_day⌉ equal steps).
     confidence : quantile levels, each in (0, 1).
@@ -310,7 +337,8 @@ def liquidations_at_risk(
     bad, liq, count, cost, impact, moved = [], [], [], [], [], []
     for start in range(0, int(paths), chunk):
         res = run_protocol_cascade(q, debt_usd, prices, returns[start:start + chunk], params,
-                                   impact_scale=impact_scale, stability_pool_usd=stability_pool_usd,
+                                   impact_scale=impact_scale, debt_assets=debt_assets,
+                                   stability_pool_usd=stability_pool_usd,
                                    max_rounds=max_rounds)
         bad.append(res.total_bad_debt_usd)
         liq.append(res.total_liquidated_usd)
@@ -333,8 +361,8 @@ def liquidations_at_risk(
 
 
 def lending_positions(balances, prices: FloatArray, liquidation_threshold: FloatArray,
-                      accounts: BoolArray | None = None) -> tuple[IntArray, FloatArray, FloatArray]:
-    """The lending side of a book's balances: (rows, collateral, debt_usd) of the accounts with debt.
+                      accounts: BoolArray | None = None) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
+    """The lending side of a book's balances: (rows, collateral, debt_usd, debt_assets) of the accounts with debt.
 
     Parameters
     ----------
@@ -346,15 +374,14 @@ def lending_positions(balances, prices: FloatArray, liquidation_threshold: Float
     -------
     rows : int (m,), the accounts with debt; collateral : (m, n_assets) coins, positive balances of assets
     with LT > 0 (others cannot be seized: a base-asset supply, zero-weight assets); debt_usd : (m,), Σ of the
-    negative balances at ``prices`` (treated as one stable debt: a borrowed volatile coin is valued today and
-    held fixed along the paths).
+    negative balances at ``prices``; debt_assets : (m, n_assets) coins borrowed (the negative balances, > 0).
     """
     bal = balances.tocsr()
     debt = np.asarray(bal.multiply(-1.0).maximum(0.0) @ np.asarray(prices, dtype=float), dtype=float).ravel()
     rows = np.flatnonzero((debt > 0) if accounts is None else (debt > 0) & np.asarray(accounts, dtype=bool))
     dense = np.asarray(bal[rows].toarray(), dtype=float)
     collateral = np.where(np.asarray(liquidation_threshold) > 0, np.maximum(dense, 0.0), 0.0)
-    return rows.astype(np.int64), collateral, debt[rows]
+    return rows.astype(np.int64), collateral, debt[rows], np.maximum(-dense, 0.0)
 
 
 __all__ = ["CONFIDENCE", "LiquidationRiskResult", "ProtocolCascadeResult", "empirical_quantile",
