@@ -256,6 +256,30 @@ def test_liquity_pool_loss_is_bad_debt():
     assert r.bad_debt_usd[0] == pytest.approx(21_000.0 - 9.95 * 2_000.0)
 
 
+# -- per-account parameters (Aave eMode) -------------------------------------------------------------------
+
+@pytest.mark.parametrize("protocol", ["aave-v3", "compound-v3", "maker"])
+def test_per_account_parameters_equal_one_call_per_account(protocol):
+    rng = np.random.default_rng(12)
+    n = 40
+    q = rng.uniform(0, 2, (n, 2))
+    p = np.array([2_000.0, 50.0])
+    debt = (q * p).sum(axis=1) * rng.uniform(0.5, 1.1, n)
+    lt = rng.uniform(0.6, 0.95, (n, 2))
+    bonus = rng.uniform(0.01, 0.1, (n, 2))
+    fee = rng.uniform(0, 0.2, (n, 2))
+    both = liquidate(q, debt, p, LiquidationParams(protocol=protocol, liquidation_threshold=lt, bonus=bonus,
+                                                   protocol_fee=fee))
+    assert both.liquidated.sum() > 5
+    for i in range(n):
+        one = liquidate(q[i:i + 1], debt[i:i + 1], p, LiquidationParams(
+            protocol=protocol, liquidation_threshold=lt[i], bonus=bonus[i], protocol_fee=fee[i]))
+        assert both.debt_after[i] == pytest.approx(one.debt_after[0], rel=1e-12, abs=1e-9)
+        assert both.collateral_after[i] == pytest.approx(one.collateral_after[0], rel=1e-12, abs=1e-12)
+        assert both.protocol_fee_usd[i] == pytest.approx(one.protocol_fee_usd[0], rel=1e-12, abs=1e-9)
+        assert both.health_factor_after[i] == pytest.approx(one.health_factor_after[0], rel=1e-12)
+
+
 # -- shapes and bad input -----------------------------------------------------------------------------------
 
 def test_batch_axis_equals_separate_calls():

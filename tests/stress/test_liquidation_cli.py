@@ -78,6 +78,27 @@ def test_aave_reports_worsening_accounts(files, tmp_path):
     assert doc["now"]["bad_debt_usd"] == pytest.approx(20_625.0 - 20_000.0 / 1.05)
 
 
+def test_aave_emode_accounts_use_their_category(files):
+    """'thin' in the preset's eth-correlated eMode (LT 0.98, LB 1.01): HF 20,000 × 0.98 / 18,000 = 1.089, no longer
+    liquidatable; 'capped' (HF 0.971, 50%: seizes 8,925) is; 'safe' is not."""
+    (files / "emode.yaml").write_text(
+        "protocol:\n  name: aave-v3\n  aave:\n    account_emode: {thin: eth-correlated}\n")
+    result = run(files, "--preset", "aave-v3", "--config", str(files / "emode.yaml"), "--impact", "0", "--paths",
+                 "20", "--format", "json")
+    assert result.exit_code == 0, result.output
+    book = json.loads((files / "book.json").read_text())
+    assert [a["id"] for a in book["accounts"]] == ["thin", "safe", "saver"]
+    assert json.loads(result.output)["now"]["liquidatable"] == 0
+    book["accounts"].append({"id": "capped", "margin_model": "lending", "collateral": {"ETH": 10.0, "USDC": -17_000.0}})
+    (files / "book.json").write_text(json.dumps(book))
+    doc = json.loads(run(files, "--preset", "aave-v3", "--config", str(files / "emode.yaml"), "--impact", "0",
+                         "--paths", "20", "--format", "json").output)
+    assert doc["now"]["liquidatable"] == 1
+    assert doc["now"]["liquidated_usd"] == pytest.approx(8_925.0)
+    plain = json.loads(run(files, "--preset", "aave-v3", "--impact", "0", "--paths", "20", "--format", "json").output)
+    assert plain["now"]["liquidatable"] == 2  # without eMode 'thin' (HF 0.917) is liquidated too
+
+
 def test_table_output(files):
     result = run(files, "--preset", "maker", "--paths", "50")
     assert result.exit_code == 0, result.output

@@ -67,6 +67,23 @@ def test_zero_impact_equals_independent_liquidation(protocol):
     assert np.all(res.impact == 0.0)
 
 
+def test_per_account_parameters_in_the_cascade():
+    """Two groups with their own LT and bonus, impact off: one cascade over both equals one cascade per group."""
+    q, debt = book(120, seed=6)
+    group = np.arange(120) % 2 == 0
+    lt = np.where(group[:, None], [0.9, 0.85], [0.8, 0.75])
+    bonus = np.where(group[:, None], [0.02, 0.03], [0.05, 0.1])
+    step = np.array([[[-0.2, -0.1]], [[-0.3, -0.25]]])  # two paths, one step
+    both = run_protocol_cascade(q, debt, PRICES, step, LiquidationParams(
+        protocol="aave-v3", liquidation_threshold=lt, bonus=bonus), impact_scale=np.zeros(2))
+    for g in (group, ~group):
+        part = run_protocol_cascade(q[g], debt[g], PRICES, step, LiquidationParams(
+            protocol="aave-v3", liquidation_threshold=lt[g][0], bonus=bonus[g][0]), impact_scale=np.zeros(2))
+        assert np.allclose(both.debt_after[:, g], part.debt_after)
+        assert np.allclose(both.collateral_after[:, g], part.collateral_after)
+    assert both.liquidations.sum() > 10
+
+
 def test_two_round_cascade_by_hand():
     """Compound, one asset at $100, impact scale s: a −10% step absorbs A (10 coins); selling them at $90 moves
     the price by −s√900, which absorbs B; B's 20 coins move it again; C never falls."""

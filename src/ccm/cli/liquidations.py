@@ -179,11 +179,12 @@ def liquidations(
         try:
             ctx = RiskContext.build(loaded_book, resolve_market(snapshot, loaded_book.assets, loaded_book.instruments),
                                     loaded_config)
-            params = params_from_config(loaded_config, loaded_book.assets)
+            params = params_from_config(loaded_config, loaded_book.assets, loaded_book.account_ids)
             asset_prices = ctx.market.asset_prices
             lending = ctx.model_code == MARGIN_MODELS.index(MarginModelName.LENDING)
             rows, collateral, debt, borrowed = lending_positions(loaded_book.balances, asset_prices,
                                                                  params.liquidation_threshold, lending)
+            params = params.for_accounts(rows)
             held = np.maximum(loaded_book.balances[rows].toarray(), 0.0) @ asset_prices
             ignored = float(held.sum() - (collateral @ asset_prices).sum())
             scale = impact_scale(ctx) * impact

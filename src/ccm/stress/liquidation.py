@@ -66,7 +66,7 @@ Below the boundary each liquidation pushes HF down (death spiral): :func:`liquid
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -93,9 +93,10 @@ class LiquidationParams:
     Attributes
     ----------
     protocol : "aave-v3" | "compound-v3" | "maker" | "liquity-v1".
-    liquidation_threshold : ndarray (n_assets,), the HF weight of each collateral asset (0 = no power).
-    bonus : ndarray (n_assets,), the liquidation incentive as a decimal (0.05 = LB 105%); Maker: penalty.
-    protocol_fee : ndarray (n_assets,), share of the incentive kept by the protocol (Aave
+    liquidation_threshold : ndarray (n_assets,), the HF weight of each collateral asset (0 = no power); or
+        (n_accounts, n_assets) when accounts differ (Aave eMode), broadcasting against the collateral.
+    bonus : like liquidation_threshold, the liquidation incentive as a decimal (0.05 = LB 105%); Maker: penalty.
+    protocol_fee : like liquidation_threshold, share of the incentive kept by the protocol (Aave
         ``liquidationProtocolFee``, Compound 1 − ``storeFrontPriceFactor``).
     close_factor : Aave ``DEFAULT_LIQUIDATION_CLOSE_FACTOR`` (0.5).
     max_close_factor : Aave ``MAX_LIQUIDATION_CLOSE_FACTOR`` (1.0), the share allowed when the cap does not hold.
@@ -125,16 +126,16 @@ class LiquidationParams:
             raise InputError(f"unknown protocol {self.protocol!r}", record=PARAMS, field="protocol",
                              hint=f"use one of {', '.join(PROTOCOLS)}")
         lt = np.asarray(self.liquidation_threshold, dtype=float)
-        n = lt.shape[0] if lt.ndim == 1 else -1
+        n = lt.shape[-1] if lt.ndim >= 1 else -1
         fee = np.asarray(self.protocol_fee, dtype=float)
         if fee.size == 0 and n >= 0:
             fee = np.zeros(n)
         for name, arr, low, high in (("liquidation_threshold", lt, 0.0, np.inf),
                                      ("bonus", np.asarray(self.bonus, dtype=float), 0.0, np.inf),
                                      ("protocol_fee", fee, 0.0, 1.0)):
-            if arr.ndim != 1 or arr.shape[0] != n:
-                raise InputError(f"{name} must be one number per asset ({n}), got shape {arr.shape}",
-                                 record=PARAMS, field=name)
+            if arr.ndim < 1 or arr.shape[-1] != n:
+                raise InputError(f"{name} must be one number per asset ({n}), or a row of them per account; got "
+                                 f"shape {arr.shape}", record=PARAMS, field=name)
             if not np.all(np.isfinite(arr)) or np.any(arr < low) or np.any(arr > high):
                 raise InputError(f"{name} must be finite and in [{low}, {high}]", record=PARAMS, field=name)
         for name in ("close_factor", "max_close_factor", "auction_discount", "collateral_gas_fraction"):
@@ -152,7 +153,16 @@ class LiquidationParams:
 
     @property
     def n_assets(self) -> int:
-        return int(self.liquidation_threshold.shape[0])
+        return int(self.liquidation_threshold.shape[-1])
+
+    def for_accounts(self, rows: IntArray) -> LiquidationParams:
+        """These rules for the accounts ``rows`` only: per-account arrays (n_accounts, n_assets) are sliced,
+        per-asset arrays (n_assets,) kept."""
+        def pick(arr: FloatArray) -> FloatArray:
+            return arr[rows] if arr.ndim >= 2 else arr
+
+        return replace(self, liquidation_threshold=pick(self.liquidation_threshold), bonus=pick(self.bonus),
+                       protocol_fee=pick(self.protocol_fee))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -206,20 +216,27 @@ def health_factor_of(collateral: FloatArray, debt_usd: FloatArray, prices: Float
 
     Parameters
     ----------
-    collateral : (…, n, A) coins ≥ 0; debt_usd : (…, n); prices : (…, A) USD; liquidation_threshold : (A,).
+    collateral : (…, n, A) coins ≥ 0; debt_usd : (…, n); prices : (…, A) USD;
+    liquidation_threshold : (A,) or per account (n, A).
     """
-    weight = np.asarray(prices, dtype=float) * liquidation_threshold
-    weighted = np.matmul(np.asarray(collateral, dtype=float), weight[..., :, None])[..., 0]  # BLAS over assets
-    return _ratio(weighted, np.asarray(debt_usd, dtype=float))
+    return _ratio(_weighted(collateral, prices, liquidation_threshold), np.asarray(debt_usd, dtype=float))
+
+
+def _weighted(collateral: FloatArray, prices: FloatArray, liquidation_threshold: FloatArray) -> FloatArray:
+    """Σ_a q_a p_a LT_a, (…, n)."""
+    q = np.asarray(collateral, dtype=float)
+    p = np.asarray(prices, dtype=float)
+    lt = np.asarray(liquidation_threshold, dtype=float)
+    if lt.ndim == 1:
+        return np.matmul(q, (p * lt)[..., :, None])[..., 0]  # BLAS over the few assets
+    return (q * (p[..., None, :] * lt)).sum(axis=-1)
 
 
 def liquidatable(collateral: FloatArray, debt_usd: FloatArray, prices: FloatArray,
                  liquidation_threshold: FloatArray) -> BoolArray:
     """``D > 0`` and ``HF < 1`` (i.e. ``Σ q p LT < D``), (…, n): :func:`health_factor_of` without the division."""
-    weight = np.asarray(prices, dtype=float) * liquidation_threshold
-    weighted = np.matmul(np.asarray(collateral, dtype=float), weight[..., :, None])[..., 0]
     debt = np.asarray(debt_usd, dtype=float)
-    return (debt > 0) & (weighted < debt)
+    return (debt > 0) & (_weighted(collateral, prices, liquidation_threshold) < debt)
 
 
 def _ratio(weighted: FloatArray, debt: FloatArray) -> FloatArray:
@@ -246,7 +263,7 @@ def worsening_accounts(collateral: FloatArray, debt_usd: FloatArray, prices: Flo
     hf = _ratio((value * params.liquidation_threshold).sum(axis=-1), debt)
     j = np.argmax(value, axis=-1)
     has = np.take_along_axis(value, j[..., None], axis=-1)[..., 0] > 0
-    lt, b = params.liquidation_threshold[j], params.bonus[j]
+    lt, b = _pick(params.liquidation_threshold, j, value.shape), _pick(params.bonus, j, value.shape)
     return (debt > 0) & (hf < 1.0) & has & liquidation_worsens(hf, lt, b)
 
 
@@ -328,10 +345,15 @@ def _take(arr: FloatArray, j: IntArray) -> FloatArray:
     return np.take_along_axis(arr, j[..., None], axis=-1)[..., 0]
 
 
+def _pick(per_asset: FloatArray, j: IntArray, shape: tuple[int, ...]) -> FloatArray:
+    """The parameter of asset j[…] of each account, from a (A,) or per-account (…, n, A) array."""
+    return _take(np.broadcast_to(per_asset, shape), j)
+
+
 def _aave(q, debt, value, hf, eligible, cover, prm: LiquidationParams) -> dict:
     j = np.argmax(value, axis=-1)
     c_j = _take(value, j)
-    lb = 1.0 + prm.bonus[j]
+    lb = 1.0 + _pick(prm.bonus, j, value.shape)
     capped = (hf > prm.close_factor_hf_threshold) & (c_j >= prm.min_close_factor_base_usd) & (
         debt >= prm.min_close_factor_base_usd)
     r_max = np.minimum(np.where(capped, prm.close_factor, prm.max_close_factor) * debt, cover)
@@ -360,7 +382,7 @@ def _aave(q, debt, value, hf, eligible, cover, prm: LiquidationParams) -> dict:
     bad = np.where(bankrupt, debt_after, 0.0)
     debt_after = np.where(bankrupt, 0.0, debt_after)
     bonus_usd = seized_usd - repaid
-    fee = bonus_usd * prm.protocol_fee[j]
+    fee = bonus_usd * _pick(prm.protocol_fee, j, value.shape)
     return dict(
         liquidated=eligible & ((repaid > 0) | bankrupt),
         seized_asset=np.where(eligible & (c_j > 0), j, -1).astype(np.int64),
@@ -446,15 +468,17 @@ def _liquity(q, debt, p, value, eligible, pool, prm: LiquidationParams) -> dict:
         stability_pool_after_usd=pool - offset.sum(axis=-1))
 
 
-def params_from_config(config: RiskConfig, assets: Sequence[str]) -> LiquidationParams:
+def params_from_config(config: RiskConfig, assets: Sequence[str],
+                       account_ids: Sequence[str] | None = None) -> LiquidationParams:
     """The liquidation rules of ``config.protocol`` (a DeFi preset, :mod:`ccm.risk.lending_rules`) for ``assets``.
 
     Per asset, LT and bonus are ``config.lending_for(asset)`` (Aave LT / LB − 1, Compound liquidateCF /
     1 − liquidationFactor, Maker 1 / liquidation ratio / penalty, Liquity 1 / MCR). Aave: close factors,
     threshold and treasury share from its rules; ``position_close_factor: false`` (v3.0–3.2) turns the v3.3
-    size and dust rules off. Compound: the protocol keeps 1 − ``store_front_price_factor`` of the discount.
-    Liquity: gas compensation from its rules. Not modelled: Aave eMode categories (per-account parameters),
-    Maker ``dust`` and Liquity Recovery Mode.
+    size and dust rules off. With ``account_ids`` (n_accounts,), accounts the Aave rules put in an eMode
+    category get its LT and bonus for the category's assets: the arrays become (n_accounts, n_assets). Compound:
+    the protocol keeps 1 − ``store_front_price_factor`` of the discount. Liquity: gas compensation from its
+    rules. Not modelled: Maker ``dust`` and Liquity Recovery Mode.
     """
     from ccm.risk.lending_rules import AaveRules, CompoundRules, LiquityRules
 
@@ -468,6 +492,8 @@ def params_from_config(config: RiskConfig, assets: Sequence[str]) -> Liquidation
     kw: dict = {}
     if isinstance(rules, AaveRules):
         v33 = rules.position_close_factor
+        if rules.account_emode and account_ids is not None:
+            lt, bonus = _emode(rules, assets, np.asarray(account_ids).astype(str), lt, bonus)
         kw = dict(protocol_fee=np.array([rules.protocol_fee_for(a) for a in assets], dtype=float),
                   close_factor=rules.close_factor, max_close_factor=rules.max_close_factor,
                   close_factor_hf_threshold=rules.close_factor_hf_threshold,
@@ -479,6 +505,21 @@ def params_from_config(config: RiskConfig, assets: Sequence[str]) -> Liquidation
         kw = dict(gas_compensation_usd=rules.gas_compensation_usd,
                   collateral_gas_fraction=rules.collateral_gas_compensation)
     return LiquidationParams(protocol=rules.name, liquidation_threshold=lt, bonus=bonus, **kw)
+
+
+def _emode(rules, assets: Sequence[str], ids: np.ndarray, lt: FloatArray, bonus: FloatArray
+           ) -> tuple[FloatArray, FloatArray]:
+    """(n_accounts, n_assets) LT and bonus with each eMode category's values for its members' category assets."""
+    lt_acc = np.broadcast_to(lt, (len(ids), len(assets))).copy()
+    bonus_acc = np.broadcast_to(bonus, (len(ids), len(assets))).copy()
+    for name, category in rules.emode.items():  # the few categories, not accounts
+        members = [acct for acct, cat in rules.account_emode.items() if cat == name]
+        rows = np.isin(ids, members)
+        cols = np.isin(np.asarray(assets, dtype=str), list(category.assets))
+        cell = rows[:, None] & cols[None, :]
+        lt_acc[cell] = category.liquidation_threshold
+        bonus_acc[cell] = category.liquidation_bonus
+    return lt_acc, bonus_acc
 
 
 __all__ = ["AAVE_V3", "COMPOUND_V3", "LIQUITY_V1", "MAKER", "PROTOCOLS", "LiquidationParams", "LiquidationResult",

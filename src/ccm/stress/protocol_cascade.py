@@ -33,7 +33,7 @@ drawn by :func:`ccm.scenario.montecarlo.monte_carlo` with horizon ``dt`` per ste
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -169,6 +169,15 @@ def run_protocol_cascade(
     ever = np.zeros((n_paths, n), dtype=bool)
     path = [p.copy()]
     coupled = params.protocol == LIQUITY_V1  # Stability Pool order and redistribution tie a path's accounts
+    per_account = params.liquidation_threshold.ndim > 1 or params.bonus.ndim > 1 or params.protocol_fee.ndim > 1
+
+    def flat(acc: IntArray) -> LiquidationParams:
+        """The rules for a flat batch of (path, account) entries, (m, 1, A) per-account arrays."""
+        if not per_account:
+            return params
+        sub = params.for_accounts(acc)
+        return replace(sub, **{k: getattr(sub, k)[:, None, :] if getattr(sub, k).ndim > 1 else getattr(sub, k)
+                               for k in ("liquidation_threshold", "bonus", "protocol_fee")})
     for s in range(n_steps):
         p = p * (1.0 + steps[:, s, :])
         live = np.arange(n_paths)  # paths whose prices moved since their accounts were last checked
@@ -191,7 +200,7 @@ def run_protocol_cascade(
                 sold = np.zeros((n_paths, a))
                 sold[rows] = out.sold
             else:  # accounts are independent: liquidate only the eligible ones, one flat batch
-                out = liquidate(q[at, acc][:, None, :], debt[at, acc][:, None], p[at], params)
+                out = liquidate(q[at, acc][:, None, :], debt[at, acc][:, None], p[at], flat(acc))
                 if dq is not None:
                     dq[at, acc] *= _ratio_after(debt[at, acc], out.debt_after[:, 0])[:, None]
                 q[at, acc], debt[at, acc] = out.collateral_after[:, 0], out.debt_after[:, 0]
@@ -367,7 +376,7 @@ def lending_positions(balances, prices: FloatArray, liquidation_threshold: Float
     Parameters
     ----------
     balances : scipy.sparse matrix (n_accounts, n_assets), signed coin balances (a Book's ``balances``).
-    prices : (n_assets,) USD; liquidation_threshold : (n_assets,).
+    prices : (n_assets,) USD; liquidation_threshold : (n_assets,) or per account (n_accounts, n_assets).
     accounts : optional bool (n_accounts,), the accounts to consider (e.g. those on the lending model).
 
     Returns
@@ -380,7 +389,8 @@ def lending_positions(balances, prices: FloatArray, liquidation_threshold: Float
     debt = np.asarray(bal.multiply(-1.0).maximum(0.0) @ np.asarray(prices, dtype=float), dtype=float).ravel()
     rows = np.flatnonzero((debt > 0) if accounts is None else (debt > 0) & np.asarray(accounts, dtype=bool))
     dense = np.asarray(bal[rows].toarray(), dtype=float)
-    collateral = np.where(np.asarray(liquidation_threshold) > 0, np.maximum(dense, 0.0), 0.0)
+    lt = np.asarray(liquidation_threshold, dtype=float)
+    collateral = np.where((lt[rows] if lt.ndim > 1 else lt) > 0, np.maximum(dense, 0.0), 0.0)
     return rows.astype(np.int64), collateral, debt[rows], np.maximum(-dense, 0.0)
 
 
