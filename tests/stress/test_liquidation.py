@@ -252,8 +252,38 @@ def test_liquity_redistribution_when_the_pool_runs_dry():
 
 
 def test_liquity_pool_loss_is_bad_debt():
-    r = liquity([[10.0]], [21_000.0], 2_000.0, 1e9)  # ICR 0.952
+    # ICR 0.952, in a system kept out of Recovery Mode by a large healthy trove (TCR ≈ 18.7)
+    r = liquity([[10.0], [1_000.0]], [21_000.0, 100_000.0], 2_000.0, 1e9)
+    assert r.debt_repaid_usd[0] == 21_000.0
     assert r.bad_debt_usd[0] == pytest.approx(21_000.0 - 9.95 * 2_000.0)
+    assert r.debt_after[1] == 100_000.0
+
+
+def test_liquity_recovery_mode_caps_the_collateral_taken():
+    """Troves at ICR 1.3 and 1.25, TCR 40,000 / 31,385 = 1.2745 < CCR 1.5: Recovery Mode. The ICR-1.25 trove is
+    below TCR (and ≥ MCR): with $20,000 in the pool (≥ its 16,000 debt) it is liquidated, giving up collateral
+    worth 1.1 × 16,000 = 17,600 (8.8 ETH; 0.044 to the liquidator); 1.2 ETH stays with the borrower."""
+    q, debt = [[10.0], [10.0]], [15_385.0, 16_000.0]
+    r = liquity(q, debt, 2_000.0, 20_000.0)
+    assert r.liquidated.tolist() == [False, True]
+    assert r.debt_repaid_usd[1] == 16_000.0
+    assert r.collateral_seized[1, 0] == pytest.approx(8.8)
+    assert r.collateral_after[1, 0] == pytest.approx(1.2)
+    assert r.liquidator_profit_usd[1] == pytest.approx(200.0 + 0.044 * 2_000.0)
+    assert r.bad_debt_usd.sum() == 0.0
+    assert r.stability_pool_after_usd == pytest.approx(4_000.0)
+    short = liquity(q, debt, 2_000.0, 10_000.0)  # the pool cannot take the whole debt: nothing happens
+    assert not short.liquidated.any()
+
+
+def test_liquity_recovery_mode_redistributes_troves_below_100_percent():
+    # ICR 0.952 and 1.3, TCR 40,000 / 36,385 = 1.099: Recovery Mode; the pool is not used below ICR 100%
+    r = liquity([[10.0], [10.0]], [21_000.0, 15_385.0], 2_000.0, 1e9)
+    assert r.liquidated.tolist() == [True, False]
+    assert r.debt_repaid_usd[0] == 0.0 and r.redistributed_debt_usd[0] == 21_000.0
+    assert r.debt_after[1] == pytest.approx(15_385.0 + 21_000.0)
+    assert r.collateral_after[1, 0] == pytest.approx(10.0 + 9.95)
+    assert r.stability_pool_after_usd == 1e9
 
 
 # -- per-account parameters (Aave eMode) -------------------------------------------------------------------

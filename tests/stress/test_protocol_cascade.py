@@ -160,6 +160,22 @@ def test_liquity_cascade_conserves_debt_and_collateral():
     assert alive.any()
 
 
+@pytest.mark.parametrize("pool, events", [(20_000.0, 1), (40_000.0, 2)])
+def test_liquity_recovery_mode_cascade_rounds(pool, events):
+    """Troves at ICR 1.3, 1.25 and 1.2 (10 ETH at $2,000 each): TCR 60,000 / 48,051.67 = 1.2487 < 1.5, only the
+    ICR-1.2 trove is below it and goes first (capped); the closed trove leaves the system, TCR becomes
+    40,000 / 31,385 = 1.2745 and the ICR-1.25 trove goes in round 2 if the pool still holds its 16,000; then
+    TCR = 1.3 = the last trove's ICR and the cascade stops."""
+    prm = LiquidationParams(protocol="liquity-v1", liquidation_threshold=np.array([1 / 1.1]), bonus=np.array([0.0]))
+    debt = np.array([15_385.0, 16_000.0, 16_666.67])
+    res = run_protocol_cascade(np.full((3, 1), 10.0), debt, np.array([2_000.0]), np.zeros((1, 1, 1)), prm,
+                               impact_scale=np.zeros(1), stability_pool_usd=pool)
+    assert res.liquidations[0, 0] == events and res.rounds[0, 0] == events
+    assert res.debt_repaid_usd[0, 0] == pytest.approx([16_666.67, 32_666.67][events - 1])
+    assert res.bad_debt_usd[0, 0] == 0.0
+    assert res.debt_after[0, 0] == 15_385.0
+
+
 def test_empirical_quantile_is_an_observed_value():
     x = np.random.default_rng(0).normal(size=1_001)
     srt = np.sort(x)

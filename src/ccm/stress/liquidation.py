@@ -38,14 +38,19 @@ collateral asset, raising ``f V (1 − discount)``. Proceeds repay the debt, the
 revenue (protocol fee) and a shortfall is bad debt (to the Vow); unsold collateral returns to the owner.
 Ignored: ``hole``/``Hole`` caps, partial bites, ``dust``, the Dutch price curve, ``chip``/``tip``.
 
-**Liquity v1** (normal mode only; Recovery Mode is not modelled): a liquidatable trove pays
+**Liquity v1**: a liquidatable trove pays
 ``collateral_gas_fraction`` (0.5%) of its collateral and ``gas_compensation_usd`` (200 LUSD) to the
 liquidator; the Stability Pool (SP) offsets its debt and receives the rest of the collateral in proportion.
 Troves are offset in account order (``batchLiquidateTroves``) while the pool lasts; the part of a trove's debt
 the pool cannot offset is **redistributed**, with its share of collateral, to the troves that remain active,
 pro rata to their collateral value (their ``stake``); this changes their ``collateral_after``/``debt_after``.
-Bad debt here is the Stability Pool's loss ``max(0, offset − collateral it receives)``, plus redistributed debt
-nobody is left to take.
+Bad debt here is the Stability Pool's loss ``max(0, offset − collateral it receives)``, plus, when no active
+trove is left to take redistributed debt, what the collateral that came with it does not cover.
+Recovery Mode (TCR = Σ collateral ÷ Σ debt < ``ccr``, or ``system_tcr`` if given), after the v1 README table:
+a trove with ICR ≤ 100% is only redistributed; 100% < ICR < MCR as in normal mode; MCR ≤ ICR < TCR only if the
+pool still holds the trove's whole debt, and then collateral worth ``recovery_collateral_cap`` × debt leaves
+(the surplus stays with the borrower). The mode and TCR are taken at the start of the step, not re-evaluated
+after each trove as ``batchLiquidateTroves`` does; a cascade's next round sees the new TCR.
 
 The outcome also gives ``sold`` quantities: everything seized is sold into the market the same round
 (conservative: treasuries and Stability Pool depositors sell at once too).
@@ -106,6 +111,10 @@ class LiquidationParams:
     auction_discount : Maker: keepers buy collateral at p × (1 − discount) [assumption, default 0].
     gas_compensation_usd : Liquity ``LUSD_GAS_COMPENSATION`` (200).
     collateral_gas_fraction : Liquity share of collateral paid to the liquidator (0.005).
+    mcr : Liquity minimum collateral ratio (1.10); ICR = HF × mcr (the weights are 1 / MCR).
+    ccr : Liquity critical ratio (1.50): Recovery Mode while TCR < ccr (0 = never).
+    system_tcr : Liquity TCR to use; None = Σ collateral ÷ Σ debt of the troves given (per batch entry).
+    recovery_collateral_cap : Recovery Mode: a trove with ICR ≥ MCR gives up at most cap × debt of collateral.
     """
 
     protocol: str
@@ -120,6 +129,10 @@ class LiquidationParams:
     auction_discount: float = 0.0
     gas_compensation_usd: float = 200.0
     collateral_gas_fraction: float = 0.005
+    mcr: float = 1.10
+    ccr: float = 1.50
+    system_tcr: float | None = None
+    recovery_collateral_cap: float = 1.10
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -143,10 +156,13 @@ class LiquidationParams:
             if not 0.0 <= value <= 1.0:
                 raise InputError(f"{name} must be in [0, 1], got {value}", record=PARAMS, field=name)
         for name in ("close_factor_hf_threshold", "min_close_factor_base_usd", "min_leftover_usd",
-                     "gas_compensation_usd"):
+                     "gas_compensation_usd", "mcr", "ccr", "recovery_collateral_cap"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0.0):
                 raise InputError(f"{name} must be finite and ≥ 0, got {value}", record=PARAMS, field=name)
+        if self.system_tcr is not None and not (np.isfinite(self.system_tcr) and self.system_tcr >= 0.0):
+            raise InputError(f"system_tcr must be finite and ≥ 0, got {self.system_tcr}", record=PARAMS,
+                             field="system_tcr")
         object.__setattr__(self, "liquidation_threshold", lt)
         object.__setattr__(self, "bonus", np.asarray(self.bonus, dtype=float))
         object.__setattr__(self, "protocol_fee", fee)
@@ -239,6 +255,39 @@ def liquidatable(collateral: FloatArray, debt_usd: FloatArray, prices: FloatArra
     return (debt > 0) & (_weighted(collateral, prices, liquidation_threshold) < debt)
 
 
+def liquidatable_under(collateral: FloatArray, debt_usd: FloatArray, prices: FloatArray,
+                       params: LiquidationParams) -> BoolArray:
+    """The accounts :func:`liquidate` would consider, (…, n): :func:`liquidatable`, and for Liquity in Recovery
+    Mode also the troves with ICR < TCR."""
+    if params.protocol != LIQUITY_V1:
+        return liquidatable(collateral, debt_usd, prices, params.liquidation_threshold)
+    debt = np.asarray(debt_usd, dtype=float)
+    return _eligible(health_factor_of(collateral, debt, prices, params.liquidation_threshold), debt, params)
+
+
+def _eligible(hf: FloatArray, debt: FloatArray, params: LiquidationParams) -> BoolArray:
+    base = (debt > 0) & (hf < 1.0)
+    if params.protocol != LIQUITY_V1:
+        return base
+    icr, tcr, recovery = _liquity_mode(hf, debt, params)
+    return base | (recovery[..., None] & (debt > 0) & (icr < tcr[..., None]))
+
+
+def _liquity_mode(hf: FloatArray, debt: FloatArray, prm: LiquidationParams
+                  ) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """(ICR (…, n), TCR (…), Recovery Mode (…)) of Liquity troves; ICR = HF × MCR."""
+    has = debt > 0
+    icr = np.where(has, hf * prm.mcr, np.inf)
+    if prm.system_tcr is not None:
+        tcr = np.full(debt.shape[:-1], prm.system_tcr)
+    else:
+        coll = (np.where(has, icr, 0.0) * debt).sum(axis=-1)
+        total = debt.sum(axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tcr = np.where(total > 0, coll / np.where(total > 0, total, 1.0), np.inf)
+    return icr, tcr, tcr < prm.ccr
+
+
 def _ratio(weighted: FloatArray, debt: FloatArray) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(debt > 0, weighted / np.where(debt > 0, debt, 1.0), np.inf)
@@ -307,7 +356,7 @@ def liquidate(collateral: FloatArray, debt_usd: FloatArray, prices: FloatArray, 
     q, debt, p = _check(collateral, debt_usd, prices, params)
     value = q * p[..., None, :]
     hf = _ratio((value * params.liquidation_threshold).sum(axis=-1), debt)
-    eligible = (debt > 0) & (hf < 1.0)
+    eligible = _eligible(hf, debt, params)
     pool = np.broadcast_to(np.asarray(stability_pool_usd, dtype=float), debt.shape[:-1]).copy()
     if params.protocol == AAVE_V3:
         cover = np.broadcast_to(np.asarray(debt_to_cover_usd, dtype=float), debt.shape)
@@ -429,41 +478,53 @@ def _maker(q, debt, p, value, eligible, pool, prm: LiquidationParams) -> dict:
 
 
 def _liquity(q, debt, p, value, eligible, pool, prm: LiquidationParams) -> dict:
+    total = value.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hf = _ratio((value * prm.liquidation_threshold).sum(axis=-1), debt)
+    icr, _, recovery = _liquity_mode(hf, debt, prm)
+    rm = recovery[..., None]
+    capped = rm & (icr >= prm.mcr)  # Recovery Mode, MCR ≤ ICR < TCR: only with a pool that covers all the debt
     e = eligible
-    need = np.where(e, debt, 0.0)
+    need = np.where(e & ~(rm & (icr <= 1.0)), debt, 0.0)  # Recovery Mode, ICR ≤ 100%: redistribution only
     before = np.cumsum(need, axis=-1) - need  # debt of the troves offset earlier in the batch
+    e = e & ~(capped & (pool[..., None] - before < debt))
+    need = np.where(e, need, 0.0)
+    before = np.cumsum(need, axis=-1) - need
     offset = np.clip(pool[..., None] - before, 0.0, need)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(need > 0, offset / np.where(need > 0, need, 1.0), 0.0)
-    net_coll = q * (1.0 - prm.collateral_gas_fraction)
+        # capped liquidation: collateral worth cap × debt leaves, the surplus stays with the borrower
+        part = np.where(capped & e & (total > 0),
+                        np.minimum(1.0, prm.recovery_collateral_cap * debt / np.where(total > 0, total, 1.0)), 1.0)
+    taken = q * np.where(e, part, 0.0)[..., None]
+    net_coll = taken * (1.0 - prm.collateral_gas_fraction)
     to_pool = net_coll * share[..., None]
     moved_coll = np.where(e[..., None], net_coll - to_pool, 0.0)
-    moved_debt = need - offset
+    moved_debt = np.where(e, debt, 0.0) - offset
     pool_loss = np.maximum(0.0, offset - (to_pool * p[..., None, :]).sum(axis=-1))
 
     # Redistribution to the troves left active, pro rata to their collateral value (their stake).
     active = (debt > 0) & ~e
-    stake = np.where(active, value.sum(axis=-1), 0.0)
+    stake = np.where(active, total, 0.0)
     stake_total = stake.sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         weight = np.where(stake_total > 0, stake / np.where(stake_total > 0, stake_total, 1.0), 0.0)
-    taken = stake_total > 0  # (…, 1): someone is left to take redistributed debt
+    someone = stake_total > 0  # (…, 1): someone is left to take redistributed debt
     gained_debt = weight * moved_debt.sum(axis=-1, keepdims=True)
     gained_coll = weight[..., None] * moved_coll.sum(axis=-2)[..., None, :]
     # Nobody left: the protocol keeps (and sells) that collateral; what it does not cover is bad debt.
-    orphan_loss = np.where(taken, 0.0, np.maximum(0.0, moved_debt - (moved_coll * p[..., None, :]).sum(axis=-1)))
-    seized = np.where(e[..., None], q * prm.collateral_gas_fraction + to_pool, 0.0) + np.where(
-        taken[..., None], 0.0, moved_coll)
+    orphan_loss = np.where(someone, 0.0, np.maximum(0.0, moved_debt - (moved_coll * p[..., None, :]).sum(axis=-1)))
+    seized = taken * prm.collateral_gas_fraction + to_pool + np.where(someone[..., None], 0.0, moved_coll)
     return dict(
         liquidated=e,
         debt_repaid_usd=offset,
         collateral_seized=seized,
         liquidator_profit_usd=np.where(
-            e, prm.gas_compensation_usd + prm.collateral_gas_fraction * value.sum(axis=-1), 0.0),
+            e, prm.gas_compensation_usd + prm.collateral_gas_fraction * (taken * p[..., None, :]).sum(axis=-1), 0.0),
         bad_debt_usd=pool_loss + orphan_loss,
-        redistributed_debt_usd=np.where(taken, moved_debt, 0.0),
-        redistributed_collateral_usd=np.where(taken, (moved_coll * p[..., None, :]).sum(axis=-1), 0.0),
-        collateral_after=np.where(e[..., None], 0.0, q) + gained_coll,
+        redistributed_debt_usd=np.where(someone, moved_debt, 0.0),
+        redistributed_collateral_usd=np.where(someone, (moved_coll * p[..., None, :]).sum(axis=-1), 0.0),
+        collateral_after=q - taken + gained_coll,
         debt_after=np.where(e, 0.0, debt) + gained_debt,
         stability_pool_after_usd=pool - offset.sum(axis=-1))
 
@@ -503,7 +564,8 @@ def params_from_config(config: RiskConfig, assets: Sequence[str],
         kw = dict(protocol_fee=np.full(len(lt), 1.0 - rules.store_front_price_factor))
     elif isinstance(rules, LiquityRules):
         kw = dict(gas_compensation_usd=rules.gas_compensation_usd,
-                  collateral_gas_fraction=rules.collateral_gas_compensation)
+                  collateral_gas_fraction=rules.collateral_gas_compensation, mcr=rules.mcr, ccr=rules.ccr,
+                  system_tcr=rules.system_tcr, recovery_collateral_cap=rules.recovery_collateral_cap)
     return LiquidationParams(protocol=rules.name, liquidation_threshold=lt, bonus=bonus, **kw)
 
 
@@ -523,5 +585,5 @@ def _emode(rules, assets: Sequence[str], ids: np.ndarray, lt: FloatArray, bonus:
 
 
 __all__ = ["AAVE_V3", "COMPOUND_V3", "LIQUITY_V1", "MAKER", "PROTOCOLS", "LiquidationParams", "LiquidationResult",
-           "health_factor_of", "liquidatable", "liquidate", "liquidation_worsens", "params_from_config",
-           "worsening_accounts"]
+           "health_factor_of", "liquidatable", "liquidatable_under", "liquidate", "liquidation_worsens",
+           "params_from_config", "worsening_accounts"]

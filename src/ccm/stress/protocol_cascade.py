@@ -41,7 +41,7 @@ from ccm._typing import BoolArray, FloatArray, IntArray
 from ccm.errors import InputError
 from ccm.scenario.montecarlo import monte_carlo
 from ccm.stress.cascade import impact_move
-from ccm.stress.liquidation import LIQUITY_V1, PARAMS, LiquidationParams, liquidatable, liquidate
+from ccm.stress.liquidation import LIQUITY_V1, PARAMS, LiquidationParams, liquidatable_under, liquidate
 
 CONFIDENCE = (0.95, 0.99)
 #: Collateral cells (paths × accounts × assets) per Monte Carlo chunk: bounds memory to a few tens of MB.
@@ -184,7 +184,7 @@ def run_protocol_cascade(
         for _ in range(max_rounds):
             if dq is not None:  # borrowed coins revalued at the moved prices
                 debt[live] = np.matmul(dq[live], p[live][..., None])[..., 0]
-            at, acc = np.nonzero(liquidatable(q[live], debt[live], p[live], params.liquidation_threshold))
+            at, acc = np.nonzero(liquidatable_under(q[live], debt[live], p[live], params))
             at = live[at]
             if at.size == 0:
                 break
@@ -226,7 +226,7 @@ def run_protocol_cascade(
             impact = impact * (1.0 + move)
             live = np.flatnonzero(hits > 0)  # elsewhere neither prices nor balances changed
         path.append(p.copy())
-    pending = liquidatable(q, debt, p, params.liquidation_threshold).sum(axis=-1)
+    pending = liquidatable_under(q, debt, p, params).sum(axis=-1)
     return ProtocolCascadeResult(
         liquidations=count.reshape(batch + (n_steps,)), rounds=rounds.reshape(batch + (n_steps,)),
         prices=np.stack(path, axis=-2).reshape(batch + (n_steps + 1, a)), impact=(impact - 1.0).reshape(batch + (a,)),
