@@ -101,6 +101,17 @@ def test_dust_rule_on_the_debt_side_and_when_nothing_passes():
     assert blocked.debt_after[0] == 900.0 and blocked.collateral_after[0, 0] == 2_000.0
 
 
+def test_aave_seizes_only_reserves_with_a_threshold():
+    # $5,000 of an LT-0 asset and $3,000 of ETH (LT 0.8) against $3,000: HF 0.8, 100% close factor; the ETH is
+    # seized (not the larger LT-0 balance) and runs out; only LT-0 collateral is left, so the rest is a deficit
+    params = aave(lt=(0.0, 0.8), bonus=(0.1, 0.05), fee=(0.0, 0.0))
+    r = liquidate(np.array([[50.0, 1.5]]), np.array([3_000.0]), np.array([100.0, 2_000.0]), params)
+    assert r.seized_asset[0] == 1
+    assert r.debt_repaid_usd[0] == pytest.approx(3_000.0 / 1.05)
+    assert r.collateral_after[0].tolist() == [50.0, 0.0]
+    assert r.bad_debt_usd[0] == pytest.approx(3_000.0 - 3_000.0 / 1.05)
+
+
 def test_collateral_exhausted_leaves_bad_debt():
     r = _one(1_000.0, 1_500.0, aave(fee=(0.1,)))
     assert r.collateral_after[0, 0] == 0.0

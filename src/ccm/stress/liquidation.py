@@ -10,8 +10,8 @@ Every protocol shares one trigger: ``HF = Σ_a q_a p_a LT_a / D`` and an account
 HF < 1. What happens next (all amounts USD at the prices ``p``):
 
 **Aave v3** (LiquidationLogic, v3.3 rules by default). The liquidator repays debt ``R`` and receives
-collateral of one reserve worth ``R (1 + b)``; it picks the collateral reserve with the largest value (ties →
-lowest index). ``R`` is the most the rules allow:
+collateral of one reserve worth ``R (1 + b)``; it picks the collateral reserve with the largest value among
+those with LT > 0 (ties → lowest index). ``R`` is the most the rules allow:
 
 * close factor: ``R ≤ D`` by default; ``R ≤ close_factor × D`` (50%) only if ``HF > 0.95`` **and** the chosen
   collateral and the debt are both worth ≥ ``min_close_factor_base_usd`` ($2,000). Set that to 0 for v3.0–3.2
@@ -23,7 +23,8 @@ lowest index). ``R`` is the most the rules allow:
   repays the largest amount that passes, ``min(R, D − L, (C_j − L) / (1 + b))``, or nothing if that is ≤ 0.
 * bonus ``R b`` (= seized − seized / (1 + b)); ``protocol_fee`` × bonus goes to the treasury, the rest is the
   liquidator's profit (before the slippage of selling it).
-* bad debt (v3.3 deficit): if the account has no collateral left at all, its remaining debt is written off.
+* bad debt (v3.3 deficit): if the account has no collateral (with LT > 0) left, its remaining debt is written
+  off.
 
 **Compound III** ``absorb``: the protocol takes all collateral and credits ``Σ q p (1 − b)``; debt up to that
 credit is repaid, the excess returns to the account as a base-asset balance (``borrower_credit_usd``) and a
@@ -310,8 +311,8 @@ def worsening_accounts(collateral: FloatArray, debt_usd: FloatArray, prices: Flo
     q, debt, p = _check(collateral, debt_usd, prices, params)
     value = q * p[..., None, :]
     hf = _ratio((value * params.liquidation_threshold).sum(axis=-1), debt)
-    j = np.argmax(value, axis=-1)
-    has = np.take_along_axis(value, j[..., None], axis=-1)[..., 0] > 0
+    j, c_j, _ = _chosen_reserve(value, params)
+    has = c_j > 0
     lt, b = _pick(params.liquidation_threshold, j, value.shape), _pick(params.bonus, j, value.shape)
     return (debt > 0) & (hf < 1.0) & has & liquidation_worsens(hf, lt, b)
 
@@ -363,8 +364,10 @@ def liquidate(collateral: FloatArray, debt_usd: FloatArray, prices: FloatArray, 
         if np.any(np.isnan(cover) | (cover < 0)):
             raise InputError("debt_to_cover_usd must be ≥ 0", record=PARAMS, field="debt_to_cover_usd")
         out = _aave(q, debt, value, hf, eligible, cover, params)
+    elif params.protocol == LIQUITY_V1:
+        out = _liquity(q, debt, p, value, hf, eligible, pool, params)
     else:
-        step = {COMPOUND_V3: _compound, MAKER: _maker, LIQUITY_V1: _liquity}[params.protocol]
+        step = {COMPOUND_V3: _compound, MAKER: _maker}[params.protocol]
         out = step(q, debt, p, value, eligible, pool, params)
     q_after, debt_after = out["collateral_after"], out["debt_after"]
     seized = out["collateral_seized"]
@@ -399,9 +402,16 @@ def _pick(per_asset: FloatArray, j: IntArray, shape: tuple[int, ...]) -> FloatAr
     return _take(np.broadcast_to(per_asset, shape), j)
 
 
+def _chosen_reserve(value: FloatArray, prm: LiquidationParams) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Aave: (j, C_j, collateral value) — the reserve the liquidator seizes, the largest by value among those with
+    LT > 0 (``validateLiquidationCall`` refuses others), its value, and the value of all such collateral."""
+    usable = np.where(np.broadcast_to(prm.liquidation_threshold, value.shape) > 0, value, 0.0)
+    j = np.argmax(usable, axis=-1)
+    return j, _take(usable, j), usable
+
+
 def _aave(q, debt, value, hf, eligible, cover, prm: LiquidationParams) -> dict:
-    j = np.argmax(value, axis=-1)
-    c_j = _take(value, j)
+    j, c_j, usable = _chosen_reserve(value, prm)
     lb = 1.0 + _pick(prm.bonus, j, value.shape)
     capped = (hf > prm.close_factor_hf_threshold) & (c_j >= prm.min_close_factor_base_usd) & (
         debt >= prm.min_close_factor_base_usd)
@@ -427,7 +437,7 @@ def _aave(q, debt, value, hf, eligible, cover, prm: LiquidationParams) -> dict:
     q_after = np.where(onehot & (eligible & exhaust)[..., None], 0.0, q - seized)
     debt_after = debt - repaid
     # v3.3 deficit: no collateral left at all → the remaining debt is written off
-    bankrupt = eligible & ~np.any((q_after > 0) & (value > 0), axis=-1) & (debt_after > 0)
+    bankrupt = eligible & ~np.any((q_after > 0) & (usable > 0), axis=-1) & (debt_after > 0)
     bad = np.where(bankrupt, debt_after, 0.0)
     debt_after = np.where(bankrupt, 0.0, debt_after)
     bonus_usd = seized_usd - repaid
@@ -477,10 +487,8 @@ def _maker(q, debt, p, value, eligible, pool, prm: LiquidationParams) -> dict:
         debt_after=np.where(e, 0.0, debt))
 
 
-def _liquity(q, debt, p, value, eligible, pool, prm: LiquidationParams) -> dict:
+def _liquity(q, debt, p, value, hf, eligible, pool, prm: LiquidationParams) -> dict:
     total = value.sum(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        hf = _ratio((value * prm.liquidation_threshold).sum(axis=-1), debt)
     icr, _, recovery = _liquity_mode(hf, debt, prm)
     rm = recovery[..., None]
     capped = rm & (icr >= prm.mcr)  # Recovery Mode, MCR ≤ ICR < TCR: only with a pool that covers all the debt
