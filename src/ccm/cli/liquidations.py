@@ -203,7 +203,8 @@ def liquidations(
                     steps_per_day=steps_per_day, stability_pool_usd=stability_pool,
                     on_chunk=lambda done, total: progress.update(task, completed=done))
         except InputError as error:
-            raise error.relocated({"market": str(market), "config": str(config or f"preset {preset}")}) from None
+            source = config or (f"preset {preset}" if preset else "built-in default config")
+            raise error.relocated({"market": str(market), "config": str(source)}) from None
         doc = liquidations_document(
             as_of=snapshot.as_of, currency=loaded_config.currency, protocol=params.protocol,
             ids=loaded_book.account_ids[rows], collateral=collateral, debt=debt, prices=asset_prices,
