@@ -8,12 +8,18 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import uuid4
 
+import dask
 from distributed import Client, LocalCluster, as_completed
 
 from ccm.errors import InputError
 
 #: Seconds to wait for a scheduler (and its first worker) before giving up.
 CONNECT_TIMEOUT_S = 20
+#: Variables Dask's nanny sets in its workers that ccm's local clusters leave unset. With
+#: ``MALLOC_TRIM_THRESHOLD_`` set, glibc stops raising its mmap threshold, so every chunk's large temporaries
+#: are mapped fresh and page-faulted again: measured 1.5× the CPU of a stress run (250k accounts × 200
+#: scenarios: 4.95 s against 3.22 s in one process with and without it).
+WORKER_ENV_UNSET = ("MALLOC_TRIM_THRESHOLD_",)
 #: Re-runs of a task that raised (a worker that died is handled by the scheduler, which reassigns its
 #: tasks up to ``distributed.scheduler.allowed-failures`` times, 3 by default).
 TASK_RETRIES = 2
@@ -23,9 +29,12 @@ def local_cluster(workers: int) -> LocalCluster:
     """``workers`` worker processes, one thread each (the numerical core is single-threaded numpy/numba).
 
     The scheduler's HTTP server (dashboard) on a free port, so runs side by side do not collide; processes so
-    a worker's death is isolated.
+    a worker's death is isolated. Workers start without Dask's ``MALLOC_TRIM_THRESHOLD_`` (see
+    :data:`WORKER_ENV_UNSET`).
     """
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+    unset = {f"distributed.nanny.pre-spawn-environ.{name}": None for name in WORKER_ENV_UNSET}
+    with dask.config.set(unset):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
 
 
 @contextmanager
@@ -105,5 +114,5 @@ def run_tasks(
         client.cancel(futures)
 
 
-__all__ = ["CONNECT_TIMEOUT_S", "TASK_RETRIES", "broadcast", "cluster_client", "local_cluster", "run_tasks",
-           "worker_count"]
+__all__ = ["CONNECT_TIMEOUT_S", "TASK_RETRIES", "WORKER_ENV_UNSET", "broadcast", "cluster_client", "local_cluster",
+           "run_tasks", "worker_count"]
