@@ -51,8 +51,9 @@ def test_json_now_figures_by_hand(files):
     assert doc["debt_usd"] == 26_000.0
     assert doc["collateral_usd"] == 40_000.0
     assert doc["ignored_collateral_usd"] == 0.0
-    assert doc["now"] == {"liquidatable": 1, "liquidations": 1, "liquidated_usd": 20_000.0, "bad_debt_usd": 0.0,
-                          "redistributed_usd": 0.0, "worsening": None, "worsening_accounts": None}
+    assert doc["now"] == {"accounts_liquidated": 1, "liquidations": 1, "liquidated_usd": 20_000.0, "bad_debt_usd": 0.0,
+                          "redistributed_usd": 0.0, "still_liquidatable": 0, "worsening": None,
+                          "worsening_accounts": None}
     assert set(doc["bad_debt_var"]) == {"95%", "99%"}
     lar95, lar99 = doc["liquidations_at_risk"]["95%"], doc["liquidations_at_risk"]["99%"]
     assert 0 <= lar95 <= lar99
@@ -88,15 +89,15 @@ def test_aave_emode_accounts_use_their_category(files):
     assert result.exit_code == 0, result.output
     book = json.loads((files / "book.json").read_text())
     assert [a["id"] for a in book["accounts"]] == ["thin", "safe", "saver"]
-    assert json.loads(result.output)["now"]["liquidatable"] == 0
+    assert json.loads(result.output)["now"]["accounts_liquidated"] == 0
     book["accounts"].append({"id": "capped", "margin_model": "lending", "collateral": {"ETH": 10.0, "USDC": -17_000.0}})
     (files / "book.json").write_text(json.dumps(book))
     doc = json.loads(run(files, "--preset", "aave-v3", "--config", str(files / "emode.yaml"), "--impact", "0",
                          "--paths", "20", "--format", "json").output)
-    assert doc["now"]["liquidatable"] == 1
+    assert doc["now"]["accounts_liquidated"] == 1
     assert doc["now"]["liquidated_usd"] == pytest.approx(8_925.0)
     plain = json.loads(run(files, "--preset", "aave-v3", "--impact", "0", "--paths", "20", "--format", "json").output)
-    assert plain["now"]["liquidatable"] == 2  # without eMode 'thin' (HF 0.917) is liquidated too
+    assert plain["now"]["accounts_liquidated"] == 2  # without eMode 'thin' (HF 0.917) is liquidated too
 
 
 def test_table_output(files):

@@ -66,11 +66,12 @@ def liquidations_document(*, as_of, currency, protocol, ids, collateral, debt, p
         "collateral_usd": coll_usd,
         "ignored_collateral_usd": ignored_usd,
         "now": {
-            "liquidatable": int(today.accounts_liquidated[0]),
+            "accounts_liquidated": int(today.accounts_liquidated[0]),
             "liquidations": int(today.total_liquidations[0]),
             "liquidated_usd": float(today.total_liquidated_usd[0]),
             "bad_debt_usd": float(today.total_bad_debt_usd[0]),
             "redistributed_usd": float(today.redistributed_usd.sum()),
+            "still_liquidatable": int(today.pending[0]),
             "worsening": None if worsening is None else int(worsening.sum()),
             "worsening_accounts": None if worsening is None else [str(ids[k]) for k in np.flatnonzero(worsening)[:20]],
         },
@@ -105,9 +106,10 @@ def print_liquidations(console: Console, doc: dict) -> None:
     head.add_column("value", justify="right")
     rows = [("collateral (seizable)", _usd(doc["collateral_usd"])),
             ("borrowers' balances without weight under the preset (ignored)", _usd(doc["ignored_collateral_usd"])),
-            ("liquidatable now (accounts)", f"{now['liquidatable']:,}"),
+            ("accounts liquidated now (with the cascade)", f"{now['accounts_liquidated']:,}"),
             ("liquidated now, after cascade", _usd(now["liquidated_usd"])),
-            ("bad debt now", _usd(now["bad_debt_usd"]))]
+            ("bad debt now", _usd(now["bad_debt_usd"])),
+            ("still liquidatable after it (dust rule, empty pool, round cap)", f"{now['still_liquidatable']:,}")]
     if now["worsening"] is not None:
         rows.append(("liquidatable with HF < LT × LB (liquidation worsens HF)", f"{now['worsening']:,}"))
     for k, v in rows:
