@@ -125,3 +125,12 @@ def test_history_after_the_snapshot_is_refused(tmp_path):
     late.write_text("date,BTC,ETH,SOL\n2026-01-01,1,1,1\n2026-01-02,2,2,2\n2026-01-03,1,1,1\n")
     result = run("--prices", str(late))
     assert result.exit_code == 2 and "as_of" in result.output
+
+
+def test_garch_vol_model_from_the_forecast_module(history):
+    result = run("--prices", str(history), "--vol-model", "garch", "-f", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["vol_model"] == "garch"
+    for asset, r in RATES.items():  # every squared return is r²: any variance model fitted to it forecasts ≈ r
+        assert doc["volatility"]["daily"][asset] == pytest.approx(r, rel=0.05)

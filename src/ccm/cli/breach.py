@@ -113,7 +113,8 @@ def print_breach(console: Console, doc: dict, limit: int | None) -> None:
     def pct(x):
         return "—" if x is None else f"{x:.1%}"
 
-    ranked = sorted(doc["accounts"], key=lambda r: -r["breach_probability"])
+    ranked = sorted(doc["accounts"], key=lambda r: (-r["breach_probability"], math.inf if r["coverage_ratio"] is None
+                                                    else r["coverage_ratio"]))
     for r in ranked[:limit]:
         cov = "—" if r["coverage_ratio"] is None else f"{r['coverage_ratio']:.3f}"
         table.add_row(r["account"], r["status"], cov, pct(r["distance_down"]), pct(r["distance_up"]),
