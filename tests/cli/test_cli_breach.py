@@ -134,3 +134,12 @@ def test_garch_vol_model_from_the_forecast_module(history):
     assert doc["vol_model"] == "garch"
     for asset, r in RATES.items():  # every squared return is r²: any variance model fitted to it forecasts ≈ r
         assert doc["volatility"]["daily"][asset] == pytest.approx(r, rel=0.05)
+
+
+def test_a_book_of_stablecoins_needs_no_price_history(tmp_path):
+    book = tmp_path / "stable.json"
+    book.write_text(json.dumps({"instruments": [], "accounts": [{"id": "cash", "collateral": {"USDC": 1000}}]}))
+    result = runner.invoke(app, [str(book), "-m", str(MARKET), "-f", "json", "--prices", str(tmp_path / "none.csv")])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["accounts"][0]["breach_probability"] == 0.0 and doc["volatility"]["as_of"] is None

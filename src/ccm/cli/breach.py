@@ -90,8 +90,8 @@ def breach_document(run, breach, *, as_of, currency: str, vol_model: str, vols: 
     return {
         "as_of": as_of.isoformat(), "currency": currency, "horizon_hours": horizon_hours,
         "model": "analytic first passage", "drift": breach.drift, "vol_model": vol_model,
-        "volatility": {"as_of": str(vol_as_of), "daily": {a: _num(v) for a, v in zip(assets, vols, strict=True)
-                                                           if math.isfinite(v)}},
+        "volatility": {"as_of": None if vol_as_of is None else str(vol_as_of),
+                       "daily": {a: _num(v) for a, v in zip(assets, vols, strict=True) if math.isfinite(v)}},
         "summary": {"accounts": len(accounts), "expected_breaches": float(p.sum()),
                     "already_breached": int((p >= 1.0).sum()),
                     "above_50pct": int((p > 0.5).sum()), "above_5pct": int((p > 0.05).sum())},
@@ -102,8 +102,9 @@ def breach_document(run, breach, *, as_of, currency: str, vol_model: str, vols: 
 def print_breach(console: Console, doc: dict, limit: int | None) -> None:
     s = doc["summary"]
     vols = ", ".join(f"{a} {v:.2%}" for a, v in doc["volatility"]["daily"].items())
+    source = f"{doc['vol_model']} daily vols at {doc['volatility']['as_of']}: {vols}; " if vols else ""
     console.print(f"[bold]Breach probability within {doc['horizon_hours']:g} h[/] at {doc['as_of']} "
-                  f"({doc['vol_model']} daily vols at {doc['volatility']['as_of']}: {vols}; drift {doc['drift']})")
+                  f"({source}drift {doc['drift']})")
     console.print(f"{s['accounts']:,} accounts; expected breaches {s['expected_breaches']:.1f}; already breached "
                   f"{s['already_breached']:,}; p > 50 %: {s['above_50pct']:,}; p > 5 %: {s['above_5pct']:,}")
     table = Table(header_style="bold")
@@ -170,13 +171,15 @@ def breach(
             run = _run(loaded_book, snapshot, loaded_config, model=model, with_distance=True,
                        show_progress=fmt is BreachFormat.TABLE or out is not None)
             ctx = run.context
-            specs = list(prices) if prices else default_price_specs(ctx.book.assets, ctx.haircuts.stable)
-            if not specs:
-                raise InputError("no price history found for the book's assets in $CCM_DATA_DIR",
-                                 record="--prices", hint="give --prices ASSET=FILE")
-            as_of = np.datetime64(snapshot.as_of.replace(tzinfo=None), "s")
-            vols, vol_as_of = asset_vols(specs, assets=ctx.book.assets, moving=ctx.moving, as_of=as_of,
-                                         vol_model=vol_model.value, horizon_days=horizon_hours / 24.0)
+            vols, vol_as_of = np.full(ctx.book.n_assets, np.nan), None
+            if ctx.moving.any():  # a book of stablecoins only has no distance to liquidation and needs no vol
+                specs = list(prices) if prices else default_price_specs(ctx.book.assets, ctx.haircuts.stable)
+                if not specs:
+                    raise InputError("no price history found for the book's assets in $CCM_DATA_DIR",
+                                     record="--prices", hint="give --prices ASSET=FILE")
+                as_of = np.datetime64(snapshot.as_of.replace(tzinfo=None), "s")
+                vols, vol_as_of = asset_vols(specs, assets=ctx.book.assets, moving=ctx.moving, as_of=as_of,
+                                             vol_model=vol_model.value, horizon_days=horizon_hours / 24.0)
             result = account_breach_probability(ctx, run.result, vols, horizon_hours / 24.0, drift=drift.value)
         except InputError as error:
             raise error.relocated({"market": str(market), "config": str(config or "built-in default config")}) \
