@@ -91,6 +91,13 @@ def backtest(
                                          "filtered (EWMA-scaled) or parametric (delta-normal)."),
     measure: Measure = typer.Option(Measure.VAR, "--measure", help="var model: VaR or expected shortfall."),
     lookback: int = typer.Option(365, "--lookback-days", help="var model: daily returns in the lookback."),
+    apc_buffer: float = typer.Option(0.0, "--apc-buffer", help="var model, EMIR Art 28(a): margin × (1 + buffer), "
+                                     "e.g. 0.25."),
+    apc_stressed: float = typer.Option(0.0, "--apc-stressed-weight", help="var model, Art 28(b): weight of the most "
+                                       "volatile 250-day window of the history, e.g. 0.25."),
+    apc_floor: int | None = typer.Option(None, "--apc-floor-days", help="var model, Art 28(c): floor at the "
+                                         "historical measure over this lookback, e.g. 3650 (slow: a 10-year "
+                                         "revaluation per date)."),
     increase_days: int = typer.Option(30, "--increase-days", help="n of the largest n-day margin increase."),
     fmt: BacktestFormat = typer.Option(BacktestFormat.JSON, "--format", "-f", help="json, table or html."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout (atomically)."),
@@ -144,7 +151,8 @@ def backtest(
                              field="index")
         rebased = path * np.array([float(snapshot.index[a]) for a in assets])[None, :] / path[first][None, :]
         params = VarParams(method=var_method.value, measure=measure.value, confidence=confidence,
-                           mpor_days=mpor_days, lookback_days=lookback)
+                           mpor_days=mpor_days, lookback_days=lookback, buffer=apc_buffer,
+                           stressed_weight=apc_stressed, floor_lookback_days=apc_floor)
         began = time.perf_counter()
         try:
             with _progress(fmt is BacktestFormat.TABLE or out is not None) as progress:

@@ -84,7 +84,7 @@ def _exception_plot(result: BacktestResult) -> str:
     top.plot(x, np.maximum(result.loss[:, active], 0.0).sum(axis=1), color="#e15759", linewidth=0.8,
              label=f"Σ realised losses t → t+{result.mpor_days}d (accounts that lost)")
     top.set_ylabel("USD")
-    top.legend(loc="upper left", fontsize=8)
+    top.legend(loc="best", fontsize=8)
     per_day = result.exceptions.sum(axis=1)
     bottom.bar(x, per_day, width=1.0, color="#e15759")
     expected = (1.0 - result.confidence) * int(active.sum())
