@@ -4,11 +4,14 @@ again (the scheduler reassigns a dead worker's tasks; ``retries=`` re-runs a tas
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+import pytest
 
 from ccm.dist.metrics import evaluate_on_client
 from ccm.dist.stress import stress_on_client
+from ccm.errors import InputError
 from ccm.risk.metrics import evaluate
 from ccm.stress import run_stress
 from tests.dist.same import assert_same
@@ -67,3 +70,28 @@ def test_task_that_raises_once_is_retried(client, venue, config, tmp_path: Path)
                                  before_task=FirstCallFails(str(marker), kill=False))
     assert marker.exists()
     assert_same(single.result, cluster.result)
+
+
+@dataclass(frozen=True)
+class CountCalls:
+    """Run on a worker before each task: appends one line to ``path`` per attempt."""
+
+    path: str
+
+    def __call__(self) -> None:
+        with open(self.path, "a") as f:
+            f.write("attempt\n")
+
+
+def test_bad_input_on_a_worker_is_the_single_process_error_without_retries(client, venue, config, tmp_path: Path):
+    generated, book = venue
+    market = replace(generated.market, index={k: v for k, v in generated.market.index.items() if k != "SOL"})
+    with pytest.raises(InputError) as single:
+        evaluate(book, market, config, with_distance=False)
+    calls = tmp_path / "calls"
+    with pytest.raises(InputError) as cluster:
+        evaluate_on_client(client, book, market, config, with_distance=False, shards=2,
+                           before_task=CountCalls(str(calls)))
+    assert str(cluster.value) == str(single.value)
+    assert (cluster.value.file, cluster.value.record, cluster.value.field) == ("market", "index", "SOL")
+    assert calls.read_text().count("attempt") == 2  # one per shard: a bad input is not retried

@@ -5,13 +5,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
 import dask
 from distributed import Client, LocalCluster, as_completed
 
-from ccm.errors import InputError
+from ccm.errors import CcmError, InputError
 
 #: Seconds to wait for a scheduler (and its first worker) before giving up.
 CONNECT_TIMEOUT_S = 20
@@ -84,6 +85,21 @@ def broadcast(client: Client, value: Any) -> Any:
     return client.scatter(value, broadcast=True, hash=False)
 
 
+@dataclass(frozen=True, slots=True)
+class _InputFailure:
+    """A task's bad-input error, returned as its value (the same input fails the same way on every attempt)."""
+
+    error: CcmError
+
+
+def _guarded(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` with a CcmError returned as an :class:`_InputFailure` instead of raised (no retry)."""
+    try:
+        return fn(*args)
+    except CcmError as error:
+        return _InputFailure(error)
+
+
 def run_tasks(
     client: Client,
     fn: Callable[..., Any],
@@ -98,20 +114,25 @@ def run_tasks(
     Arguments that are not Futures travel inside the task (so the scheduler can run the task again on
     another worker if its worker dies). Keys are explicit (no hashing of large arguments). A task that
     raises is retried ``retries`` times, then its exception is raised here. ``on_done(done, total)`` after
-    each finished task (progress).
+    each finished task (progress). A task that raises a CcmError (bad input: the same on every attempt) is not
+    retried: the first such error is raised here, as in one process.
     """
     token = uuid4().hex[:12]
     with warnings.catch_warnings():  # large tasks are deliberate: a shard inside its task can be re-run anywhere
         warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
-        futures = [client.submit(fn, *args, key=f"ccm-{name}-{token}-{k}", retries=retries, pure=False)
+        futures = [client.submit(_guarded, fn, *args, key=f"ccm-{name}-{token}-{k}", retries=retries, pure=False)
                    for k, args in enumerate(arguments)]
     try:
         for done, _ in enumerate(as_completed(futures), start=1):
             if on_done is not None:
                 on_done(done, len(futures))
-        return client.gather(futures)
+        results = client.gather(futures)
     finally:
         client.cancel(futures)
+    failed = next((r.error for r in results if isinstance(r, _InputFailure)), None)
+    if failed is not None:
+        raise failed
+    return results
 
 
 __all__ = ["CONNECT_TIMEOUT_S", "TASK_RETRIES", "WORKER_ENV_UNSET", "broadcast", "cluster_client", "local_cluster",
