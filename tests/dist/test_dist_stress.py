@@ -108,3 +108,22 @@ def test_merge_across_chunks_keeps_the_first_scenario_on_ties():
     assert merged.top_account_rows.tolist() == [[0, 1], [1, 0]]
     assert merged.system_uncovered_loss.tolist() == [5.0, 10.0]
     assert merged.fund_coverage is None or merged.fund_coverage == 0.0
+
+
+@pytest.mark.parametrize(("scenarios", "shards", "chunks"), [(0, 3, 2), (5, 7, 5)])
+def test_edge_partitions_in_process(venue, config, ctx, scenarios, shards, chunks):
+    """No scenarios, and one-account shards × one-scenario chunks: the tasks run here (no cluster)."""
+    from ccm.dist.shards import ranges, shard_book
+    from ccm.dist.stress import shard_stress
+
+    generated, book = venue
+    small = book.take(list(range(shards)))
+    sub_ctx = ctx.take(list(range(shards)))
+    chosen = scenario_set("montecarlo", ctx).take(list(range(scenarios)))
+    single = run_stress(sub_ctx, chosen, fund_usd=FUND, top_accounts=3)
+    account_parts, scenario_parts = ranges(shards, shards), ranges(scenarios, chunks)
+    parts = [[shard_stress(b, generated.market, config, chosen, c, 3, 0.99, 500) for c in scenario_parts]
+             for b in shard_book(small, account_parts)]
+    merged = merge_stress(parts, account_parts, scenario_parts, chosen, top_accounts=3, fund_usd=FUND,
+                          confidence=0.99)
+    assert_same(single, merged)
