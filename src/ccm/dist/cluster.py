@@ -58,18 +58,18 @@ def cluster_client(scheduler: str | None = None, workers: int | None = None) -> 
         return
     if "://" not in scheduler:
         raise InputError(f"scheduler address {scheduler!r} has no protocol", record="--scheduler",
-                         hint="use tcp://HOST:PORT (the address dask-scheduler prints)")
+                         hint="use tcp://HOST:PORT (the address `dask scheduler` prints)")
     try:
         client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}", record="--scheduler",
-                         hint="start one with `dask-scheduler` and workers with `dask-worker ADDRESS`") from None
+                         hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`") from None
     try:
         try:
             client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
         except TimeoutError:
             raise InputError(f"the Dask scheduler at {scheduler} has no worker", record="--scheduler",
-                             hint="start workers with `dask-worker " + scheduler + "`") from None
+                             hint=f"start workers with `dask worker {scheduler}`") from None
         yield client
     finally:
         client.close()
