@@ -203,12 +203,12 @@ def empirical_tail(losses: FloatArray, confidence: float) -> tuple[FloatArray, F
     """
     s = losses.shape[0]
     k = min(s, max(1, math.ceil(round(confidence * s, 9))))  # 1-based ascending rank of the VaR loss
-    order = np.argsort(losses, axis=0, kind="stable")
+    # A partial sort: rows after k − 1 hold the S − k largest losses (in any order), O(S) per account.
+    order = np.argpartition(losses, k - 1, axis=0)
     scenario = order[k - 1]
     columns = np.arange(losses.shape[1])
     var = losses[scenario, columns]
-    tail = np.take_along_axis(losses, order[k:], axis=0)
-    es = tail.mean(axis=0) if k < s else var.copy()
+    es = np.take_along_axis(losses, order[k:], axis=0).mean(axis=0) if k < s else var.copy()
     return var, es, scenario.astype(np.int64)
 
 
