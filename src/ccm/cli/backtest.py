@@ -108,8 +108,9 @@ def backtest(
     procyclicality.
 
     The history is applied as relative moves from the first margin date (price = snapshot price × history_t ÷
-    history at --from). Collateral is not part of the loss (haircuts cover it); options keep their implied vol
-    and expiry (time does not advance).
+    history at --from). The loss is each position's P&L from t's marks in its settlement asset (coin for inverse
+    contracts), valued at t + MPOR; collateral is not part of it (haircuts cover it). Options keep their
+    implied vol and expiry (time does not advance). See docs/backtest.md.
 
     Example: [bold]ccm backtest demo/book.json -m demo/market.json --prices BTC=BTC-USD_1d.csv --prices
     ETH=ETH-USD_1d.csv --model portfolio --from 2020-01-01 --to 2025-01-01 -f html -o backtest.html[/bold]
