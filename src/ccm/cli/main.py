@@ -76,11 +76,13 @@ def _run(book, snapshot, config, *, model, with_distance, show_progress):
 
 
 def _emit(run, *, fmt: OutputFormat, out: Path | None, as_of: datetime, currency: str, limit: int | None) -> None:
+    from ccm.cli.defi import lending_of, print_lending
     from ccm.cli.output import write_text
     from ccm.cli.render import print_report
 
+    lending = lending_of(run)
     if fmt is OutputFormat.JSON:
-        doc = metrics_document(run.result, run.system, as_of=as_of, currency=currency)
+        doc = metrics_document(run.result, run.system, as_of=as_of, currency=currency, lending=lending)
         write_text(json.dumps(doc, indent=1, allow_nan=False), out)
     elif fmt is OutputFormat.CSV:
         write_text(metrics_csv(run.result), out)
@@ -88,6 +90,8 @@ def _emit(run, *, fmt: OutputFormat, out: Path | None, as_of: datetime, currency
         wide = out is not None or not sys.stdout.isatty()
         console = Console(record=out is not None, width=170 if wide else None)
         print_report(console, run.result, run.system, as_of=as_of.isoformat(), currency=currency, limit=limit)
+        if lending is not None:
+            print_lending(console, run.result, lending, limit=limit)
         if out is not None:
             write_text(console.export_text(), out)
 
@@ -107,6 +111,12 @@ def metrics(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout (atomically)."),
     limit: int = typer.Option(25, "--limit", help="Accounts shown in the table view (0 = all)."),
     distance: bool = typer.Option(True, "--distance/--no-distance", help="Compute distance to liquidation."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Run on this Dask scheduler (tcp://HOST:PORT); "
+                                         "see docs/distributed.md."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Run on a local Dask cluster of N worker "
+                                       "processes."),
+    preset: str | None = typer.Option(None, "--preset", help="DeFi protocol preset for lending accounts: aave-v3 | "
+                                      "compound-v3 | maker | liquity-v1 (merged under --config); see docs/defi.md."),
 ) -> None:
     """Coverage metrics for every account of BOOK and for the whole venue.
 
@@ -117,12 +127,18 @@ def metrics(
     from ccm.io.market import load_market
 
     try:
-        loaded_config = load_config(config)
+        loaded_config = load_config(config, preset=preset)
         snapshot = load_market(market)
         loaded_book = load_book(book)
         try:
-            run = _run(loaded_book, snapshot, loaded_config, model=model, with_distance=distance,
-                       show_progress=fmt is OutputFormat.TABLE or out is not None)
+            if scheduler is not None or workers is not None:
+                from ccm.dist.metrics import evaluate_on_cluster
+
+                run = evaluate_on_cluster(loaded_book, snapshot, loaded_config, scheduler=scheduler, workers=workers,
+                                          model=model, with_distance=distance)
+            else:
+                run = _run(loaded_book, snapshot, loaded_config, model=model, with_distance=distance,
+                           show_progress=fmt is OutputFormat.TABLE or out is not None)
         except InputError as error:  # market or config problems found while applying them to the book
             raise error.relocated({"market": str(market), "config": str(config or "built-in default config")}) from None
         _emit(run, fmt=fmt, out=out, as_of=snapshot.as_of, currency=loaded_config.currency,
@@ -194,20 +210,25 @@ def version() -> None:
 
 
 def _register() -> None:
+    """Commands in the order ``ccm --help`` lists them: now, under stress, over time, ahead of time, DeFi and
+    reserves, the service."""
+    from ccm.cli.backtest import backtest
+    from ccm.cli.breach import breach
+    from ccm.cli.forecast import forecast
     from ccm.cli.keys import keys_app
+    from ccm.cli.liquidations import liquidations
     from ccm.cli.monitor import monitor
+    from ccm.cli.recommend import recommend
     from ccm.cli.replay import replay
     from ccm.cli.reserves import por_app, reserves
     from ccm.cli.serve import serve
     from ccm.cli.stress import stress
 
-    app.command()(stress)
-    app.command()(monitor)
-    app.command()(replay)
+    for command in (stress, replay, monitor, forecast, breach, backtest, recommend, liquidations, reserves):
+        app.command()(command)
+    app.add_typer(por_app, name="por")
     app.command()(serve)
     app.add_typer(keys_app, name="keys")
-    app.command()(reserves)
-    app.add_typer(por_app, name="por")
 
 
 _register()
