@@ -63,3 +63,22 @@ def test_long_inverse_perp_gains_when_the_index_rises(parts):
     # 400,000 USD long inverse perp: coin P&L q(1/F0 − 1/F1) valued at the new index, plus the entry side's
     # revaluation; the 0.5 BTC collateral rises by 5% after its haircut. The total must be a clear gain.
     assert gain > 0.05 * 400_000 * 0.9
+
+
+def test_market_update_equals_prices_then_vols_and_a_bad_vol_changes_nothing(parts):
+    book, market, config = parts
+    call = "BTC-28MAR25-100000-C"
+    stepwise = CoverageEngine(book, market, config)
+    stepwise.on_prices({"BTC": 90_000.0, "ETH": 3_000.0})
+    stepwise.on_vols({call: 0.8})
+    together = CoverageEngine(book, market, config)
+    events = together.on_market(index={"BTC": 90_000.0, "ETH": 3_000.0}, vols={call: 0.8})
+    assert events[0].cause == "market"
+    for name in ("adjusted_equity", "maintenance_margin", "initial_margin"):
+        np.testing.assert_allclose(getattr(together.metrics, name), getattr(stepwise.metrics, name), rtol=1e-12)
+
+    before = together.metrics.adjusted_equity.copy()
+    with pytest.raises(Exception, match="BTC-PERPETUAL"):
+        together.on_market(index={"BTC": 50_000.0}, vols={"BTC-PERPETUAL": 0.5})  # not an option
+    np.testing.assert_array_equal(together.metrics.adjusted_equity, before)
+    assert together.snapshot.index["BTC"] == 90_000.0

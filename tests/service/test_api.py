@@ -159,6 +159,8 @@ def test_risk_role_reads_and_stresses_but_does_not_write(service: Service) -> No
 
 
 def test_history_from_store_snapshots(service: Service) -> None:
+    # the writer keeps only the newest unwritten snapshot: let the opening one be stored before the update
+    wait_for(lambda: service.get(f"/api/v1/accounts/{OWN}/history").json()["items"])
     service.post("/api/v1/market", json={"index": {"BTC": 95000}, "at": "2025-02-10T09:00:00Z"})
     items = wait_for(lambda: len(service.get(f"/api/v1/accounts/{OWN}/history").json()["items"]) >= 2 and
                      service.get(f"/api/v1/accounts/{OWN}/history").json()["items"])
@@ -230,6 +232,15 @@ def test_bad_input_is_422_with_field_path(service: Service, url, body, loc) -> N
 
     with open_store(service.store_url) as store:
         assert store.audit() == []  # refused before anything was written
+
+
+def test_market_update_with_one_bad_vol_applies_no_price(service: Service) -> None:
+    before = service.get("/api/v1/system").json()
+    r = service.post("/api/v1/market", json={"index": {"BTC": 50000}, "vols": {"BTC-PERPETUAL": 0.5}})
+    assert r.status_code == 422
+    after = service.get("/api/v1/system").json()
+    assert after["total_adjusted_equity"] == before["total_adjusted_equity"]
+    assert after["as_of"] == before["as_of"]
 
 
 def test_malformed_json_is_422(service: Service) -> None:
@@ -395,3 +406,19 @@ def test_no_state_at_import_and_settings_from_env(tmp_path) -> None:
     assert not hasattr(app.state, "service")  # nothing until the lifespan runs
     with pytest.raises(InputError, match="no book"), TestClient(app):  # no book in the store, none given
         pass
+
+
+def test_reads_do_not_wait_for_the_engine_thread(service: Service) -> None:
+    """Account reads are served from the published view: a busy engine thread does not delay them."""
+    import threading
+
+    busy = threading.Event()
+    blocked = service.client.app.state.service.engine_thread.submit(busy.wait, 30)
+    try:
+        one = service.get(f"/api/v1/accounts/{OWN}")
+        listing = service.get("/api/v1/accounts", params={"limit": 3})
+        assert not blocked.done()
+    finally:
+        busy.set()
+    assert one.status_code == 200 and one.json()["account"] == OWN
+    assert listing.status_code == 200 and len(listing.json()["items"]) == 3

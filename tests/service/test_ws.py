@@ -70,3 +70,17 @@ def test_ws_needs_a_valid_key(service: Service, query: str) -> None:
     with pytest.raises(WebSocketDisconnect) as err, service.client.websocket_connect(f"/ws/metrics{query}") as ws:
         ws.receive_json()
     assert err.value.code == 1008
+
+
+def test_account_push_carries_the_contributors_of_the_account_page(service: Service) -> None:
+    with service.client.websocket_connect(f"/ws/metrics?api_key={service.keys['admin']}") as ws:
+        ws.receive_json()
+        ws.send_json({"subscribe": [OWN]})
+        ws.receive_json()
+        service.post("/api/v1/market", json={"index": {"BTC": 93000}})
+        page = service.get(f"/api/v1/accounts/{OWN}").json()
+        service.post("/api/v1/market", json={"index": {"BTC": 93001}})
+        pushed = next(m for m in _until_second_system(ws) if m["type"] == "account")
+    assert pushed["contributors"], "an options market maker's requirement has drivers"
+    assert pushed["contributors"] == page["contributors"]
+    assert pushed["maintenance_margin"] == page["maintenance_margin"]

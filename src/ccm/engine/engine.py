@@ -287,38 +287,50 @@ class CoverageEngine:
     # -- events -----------------------------------------------------------------------------------
     def on_prices(self, index: Mapping[str, float], at: datetime | None = None) -> list[Event]:
         """New index prices (USD) for some assets; recomputes every account."""
-        for asset, price in index.items():
-            if asset not in self._asset_index and asset not in self._snapshot.index:
-                raise InputError(f"unknown asset {asset!r}", file=ENGINE, record="prices", field=str(asset))
-            _finite(price, field=str(asset), record="prices", positive=True)
-        snapshot = _moved_index(self._snapshot, {a: float(p) for a, p in index.items()}, self._mark_underlying,
-                                as_of=at)
-        return self._tick(snapshot, at, "prices")
+        return self.on_market(index=index, at=at)
 
     def on_vols(self, vols: Mapping[str, float], at: datetime | None = None, *,
                 surfaces: Mapping[str, VolSurface] | None = None) -> list[Event]:
         """New implied vols (decimal) per option id, optionally new surfaces per underlying."""
+        return self.on_market(vols=vols, surfaces=surfaces, at=at)
+
+    def on_market(self, *, index: Mapping[str, float] | None = None, vols: Mapping[str, float] | None = None,
+                  surfaces: Mapping[str, VolSurface] | None = None, at: datetime | None = None) -> list[Event]:
+        """New index prices and/or vols in one recompute. Everything is checked first: a bad vol leaves the
+        prices of the same update unapplied (nothing changes)."""
+        index, vols, surfaces = dict(index or {}), dict(vols or {}), dict(surfaces or {})
+        for asset, price in index.items():
+            if asset not in self._asset_index and asset not in self._snapshot.index:
+                raise InputError(f"unknown asset {asset!r}", file=ENGINE, record="prices", field=str(asset))
+            _finite(price, field=str(asset), record="prices", positive=True)
         for oid, vol in vols.items():
             k = self._instrument_index.get(str(oid))
             if k is None or not self._base.instruments.is_option[k]:
                 raise InputError(f"unknown option {oid!r}", file=ENGINE, record="vols", field=str(oid))
             _finite(vol, field=str(oid), record="vols", positive=True)
-        for under in (surfaces or {}):
+        for under in surfaces:
             if under not in self._asset_index:
                 raise InputError(f"unknown underlying {under!r}", file=ENGINE, record="surfaces", field=str(under))
-        # Options pinned from an old surface of a re-quoted underlying read the new surface (then pinned again).
-        ins = self._base.instruments
-        requoted = {str(i) for i, u in zip(ins.ids, ins.underlying, strict=True)
-                    if self._base.assets[u] in (surfaces or {}) and str(i) in self._pinned and str(i) not in vols}
-        kept = {k: v for k, v in self._snapshot.vols.items() if k not in requoted}
-        snapshot = replace(self._snapshot, vols={**kept, **{k: float(v) for k, v in vols.items()}},
-                           surfaces={**self._snapshot.surfaces, **(surfaces or {})},
-                           as_of=at or self._snapshot.as_of)
-        self._pinned -= set(vols)
-        if requoted:
-            state = resolve_market(snapshot, self._base.assets, ins)
-            snapshot, _ = _pinned_vols(snapshot, state, self._base, options=requoted)
-        return self._tick(snapshot, at, "vols")
+        snapshot, pinned = self._snapshot, self._pinned
+        if index:
+            snapshot = _moved_index(snapshot, {a: float(p) for a, p in index.items()}, self._mark_underlying,
+                                    as_of=at)
+        if vols or surfaces:
+            # Options pinned from an old surface of a re-quoted underlying read the new surface (then pinned again).
+            ins = self._base.instruments
+            requoted = {str(i) for i, u in zip(ins.ids, ins.underlying, strict=True)
+                        if self._base.assets[u] in surfaces and str(i) in pinned and str(i) not in vols}
+            kept = {k: v for k, v in snapshot.vols.items() if k not in requoted}
+            snapshot = replace(snapshot, vols={**kept, **{k: float(v) for k, v in vols.items()}},
+                               surfaces={**snapshot.surfaces, **surfaces}, as_of=at or snapshot.as_of)
+            pinned = pinned - set(vols)
+            if requoted:
+                state = resolve_market(snapshot, self._base.assets, ins)
+                snapshot, _ = _pinned_vols(snapshot, state, self._base, options=requoted)
+        cause = "market" if index and (vols or surfaces) else ("prices" if index else "vols")
+        events = self._tick(snapshot, at, cause)
+        self._pinned = pinned
+        return events
 
     def on_trade(self, account: str, instrument: str, quantity: float, price: float,
                  at: datetime | None = None) -> list[Event]:

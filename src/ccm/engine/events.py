@@ -39,7 +39,7 @@ class MetricsChanged:
     rows: np.ndarray = field(repr=False)
     accounts: np.ndarray = field(repr=False)
     system: SystemSnapshot
-    cause: str = "tick"  # "prices" | "vols" | "trade" | "transfer"
+    cause: str = "tick"  # "prices" | "vols" | "market" (both) | "trade" | "transfer"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

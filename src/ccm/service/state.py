@@ -26,6 +26,7 @@ from ccm.errors import InputError
 from ccm.io.results import account_records
 from ccm.market.snapshot import MarketSnapshot
 from ccm.risk.config import RiskConfig
+from ccm.risk.coverage import Contributors, CoverageResult
 from ccm.service.settings import ServiceSettings
 from ccm.store import Store
 from ccm.store.background import BackgroundWriter, MetricsSnapshot
@@ -57,6 +58,28 @@ def take_result(result: Any, rows: np.ndarray) -> Any:
                                              labels=c.labels, kinds=c.kinds)
     values["n_accounts"] = int(len(rows))
     return SimpleNamespace(**values)
+
+
+def frozen_copy(result: CoverageResult) -> CoverageResult:
+    """A copy of ``result`` whose arrays later engine events cannot change (the engine updates in place)."""
+    c = result.contributors
+    contributors = Contributors(label=c.label.copy(), share=c.share.copy(), amount=c.amount.copy(), labels=c.labels,
+                                kinds=c.kinds)
+    arrays = {f.name: getattr(result, f.name).copy() for f in dataclasses.fields(result)
+              if isinstance(getattr(result, f.name), np.ndarray)}
+    return replace(result, contributors=contributors, **arrays)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedView:
+    """The metrics after one engine event, immutable: reads are served from it on the event loop, without
+    waiting for the engine thread. ``book`` is None until an account page first needs the positions after a
+    trade or transfer (materialising the book is O(positions))."""
+
+    at: datetime
+    result: CoverageResult
+    account_index: dict[str, int]
+    book: Any = None
 
 
 def records_of(result: Any, rows: np.ndarray) -> list[dict[str, Any]]:
@@ -115,6 +138,7 @@ class ServiceState:
         self._unsubscribe: Callable[[], None] | None = None
         self._last_at: datetime | None = None
         self._book: Any = None
+        self.view: PublishedView
         self._attach(live.engine)
 
     @property
@@ -131,8 +155,9 @@ class ServiceState:
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._unsubscribe = engine.subscribe(self._on_event)
-        self.account_index = engine.book.account_index()  # the engine's account set is fixed
-        self._book = None
+        self._book = engine.book
+        self.account_index = self._book.account_index()  # the engine's account set is fixed
+        self._publish(engine.snapshot.as_of)
         if self._last_at is not None:  # a replaced book: its first snapshot is stamped now
             self._offer_snapshot(max(datetime.now(UTC), self._last_at + timedelta(microseconds=1)))
             return
@@ -147,12 +172,11 @@ class ServiceState:
         if self._last_at is not None and at <= self._last_at:
             at = self._last_at + timedelta(microseconds=1)
         self._last_at = at
-        engine = self.engine
-        r, s = engine.metrics, engine.system_snapshot
+        r, s = self.view.result, self.engine.system_snapshot  # the view's arrays are never changed again
         self.writer.offer(MetricsSnapshot(
-            at=at, account=r.account_ids.copy(), adjusted_equity=r.adjusted_equity.copy(),
-            maintenance_margin=r.maintenance_margin.copy(), initial_margin=r.initial_margin.copy(),
-            coverage_ratio=r.coverage_ratio.copy(), status=r.status.copy(),
+            at=at, account=r.account_ids, adjusted_equity=r.adjusted_equity,
+            maintenance_margin=r.maintenance_margin, initial_margin=r.initial_margin,
+            coverage_ratio=r.coverage_ratio, status=r.status,
             system={"total_adjusted_equity": s.total_adjusted_equity,
                     "total_maintenance_margin": s.total_maintenance_margin,
                     "system_coverage_ratio": s.system_coverage_ratio, "total_shortfall": s.total_shortfall,
@@ -164,10 +188,22 @@ class ServiceState:
             self._book = self.engine.book
         return self._book
 
+    def _publish(self, at: datetime) -> None:
+        """Replace :attr:`view` by the engine's current metrics (engine thread; contributors ranked here)."""
+        self.view = PublishedView(at=at, result=frozen_copy(self.engine.result), account_index=self.account_index,
+                                  book=self._book)
+
+    def view_with_book(self) -> PublishedView:
+        """The current view with the book materialised (engine thread, so both describe the same state)."""
+        if self.view.book is None:
+            self.view = replace(self.view, book=self.current_book())
+        return self.view
+
     def _on_event(self, event: Any) -> None:
         if isinstance(event, MetricsChanged):
             if event.cause in ("trade", "transfer"):
                 self._book = None
+            self._publish(event.at)
             self._offer_snapshot(event.at)
             self._push_metrics(event)
         elif isinstance(event, Alert):
@@ -183,7 +219,7 @@ class ServiceState:
         if wanted:
             index = self.account_index
             rows = np.array(sorted(index[a] for a in wanted if a in index), dtype=np.int64)
-            for rec in records_of(self.engine.metrics, rows):
+            for rec in records_of(self.view.result, rows):
                 records[rec["account"]] = {"type": "account", "at": event.at.isoformat(), **rec}
         for client in list(self.clients):
             messages = [system] + [records[a] for a in sorted(client.subscribed & records.keys())]
@@ -296,4 +332,5 @@ def statuses() -> list[str]:
     return [s.value for s in STATUSES]
 
 
-__all__ = ["Client", "ServiceState", "StressJob", "load_upload", "records_of", "replace", "system_message"]
+__all__ = ["Client", "PublishedView", "ServiceState", "StressJob", "load_upload", "records_of", "replace",
+           "system_message"]

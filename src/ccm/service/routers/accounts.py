@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -13,7 +14,7 @@ from pydantic import AwareDatetime
 from ccm.enums import MARGIN_MODELS, STATUSES
 from ccm.service.deps import Key, State, visible_accounts
 from ccm.service.schemas import Items, Page
-from ccm.service.state import records_of
+from ccm.service.state import PublishedView, records_of
 
 router = APIRouter(tags=["accounts"])
 
@@ -44,7 +45,7 @@ async def list_accounts(
     allowed = visible_accounts(key)
 
     def page() -> Page:
-        r = state.engine.result
+        r = state.view.result
         ids = r.account_ids.astype(str)
         mask = np.ones(ids.shape[0], dtype=bool)
         if allowed is not None:
@@ -67,13 +68,13 @@ async def list_accounts(
         chosen = order_rows[offset:offset + limit]
         return Page(total=int(rows.shape[0]), items=records_of(r, chosen))
 
-    return await state.run(page)
+    return await asyncio.to_thread(page)  # off the event loop (O(accounts)), and off the engine thread
 
 
-def _row(state: Any, allowed: frozenset[str] | None, account: str) -> int:
+def _row(view: PublishedView, allowed: frozenset[str] | None, account: str) -> int:
     if allowed is not None and account not in allowed:
         raise _not_found(account)
-    row = state.account_index.get(account)
+    row = view.account_index.get(account)
     if row is None:
         raise _not_found(account)
     return row
@@ -83,23 +84,21 @@ def _row(state: Any, allowed: frozenset[str] | None, account: str) -> int:
 async def get_account(account: str, state: State, key: Key) -> dict[str, Any]:
     """One account's record plus its positions and collateral (404 for another account's id, role account)."""
     allowed = visible_accounts(key)
-
-    def detail() -> dict[str, Any]:
-        engine = state.engine
-        row = _row(state, allowed, account)
-        record = records_of(engine.result, np.array([row]))[0]
-        book = state.current_book()
-        lo, hi = book.positions.indptr[row], book.positions.indptr[row + 1]
-        ids = book.instruments.ids
-        record["positions"] = [{"instrument": str(ids[c]), "quantity": float(q)}
-                               for c, q in zip(book.positions.indices[lo:hi], book.positions.data[lo:hi],
-                                               strict=True)]
-        blo, bhi = book.balances.indptr[row], book.balances.indptr[row + 1]
-        record["collateral"] = {book.assets[c]: float(q) for c, q in zip(book.balances.indices[blo:bhi],
-                                                                        book.balances.data[blo:bhi], strict=True)}
-        return record
-
-    return await state.run(detail)
+    view = state.view
+    row = _row(view, allowed, account)
+    if view.book is None:  # the first account page after a trade: materialise the book once, on the engine thread
+        view = await state.run(state.view_with_book)
+        row = _row(view, allowed, account)
+    record = records_of(view.result, np.array([row]))[0]
+    book = view.book
+    lo, hi = book.positions.indptr[row], book.positions.indptr[row + 1]
+    ids = book.instruments.ids
+    record["positions"] = [{"instrument": str(ids[c]), "quantity": float(q)}
+                           for c, q in zip(book.positions.indices[lo:hi], book.positions.data[lo:hi], strict=True)]
+    blo, bhi = book.balances.indptr[row], book.balances.indptr[row + 1]
+    record["collateral"] = {book.assets[c]: float(q) for c, q in zip(book.balances.indices[blo:bhi],
+                                                                    book.balances.data[blo:bhi], strict=True)}
+    return record
 
 
 def _iso(value: datetime) -> str:
@@ -111,13 +110,11 @@ async def account_history(account: str, state: State, key: Key, start: AwareDate
                           end: AwareDatetime | None = None) -> Items:
     """The account's stored metric snapshots with ``start <= at <= end``, oldest first."""
     allowed = visible_accounts(key)
-    await state.run(_row, state, allowed, account)
+    _row(state.view, allowed, account)
 
     def read() -> list[dict[str, Any]]:
         return [{"at": _iso(s.at), "adjusted_equity": s.adjusted_equity, "maintenance_margin": s.maintenance_margin,
                  "coverage_ratio": s.coverage_ratio, "status": s.status}
                 for s in state.store.account_history(account, start, end)]
-
-    import asyncio
 
     return Items(items=await asyncio.to_thread(read))

@@ -30,14 +30,12 @@ async def post_transfer(body: TransferIn, state: State, _key: Admin) -> Seq:
 
 @router.post("/market", response_model=SystemOut)
 async def post_market(body: MarketIn, state: State, _key: Admin) -> SystemOut:
-    """New index prices (USD) and optionally option vols; every account is recomputed."""
+    """New index prices (USD) and optionally option vols, applied together in one recompute of every account:
+    if any value is refused (422), nothing is applied."""
 
     def apply() -> dict[str, Any]:
-        engine = state.engine
-        if body.index:
-            engine.on_prices(body.index, at=body.at)
-        if body.vols:
-            engine.on_vols(body.vols, at=body.at)
+        if body.index or body.vols:
+            state.engine.on_market(index=body.index, vols=body.vols, at=body.at)
         return system_document(state)
 
     return SystemOut(system=await state.run(apply))
