@@ -62,7 +62,7 @@ def serve(
         settings = ServiceSettings.from_env(
             demo=demo or None, store=store, config=str(config) if config else None,
             book=str(book) if book else None, market=str(market) if market else None, demo_accounts=accounts,
-            fund_usd=fund if fund is not None or not demo else DEMO_FUND_USD, feed_interval=interval)
+            fund_usd=fund if fund is not None or not demo else DEMO_FUND_USD, feed_interval=interval, gc_freeze=True)
         with open_store(settings.store or (DEMO_STORE if settings.demo else None)) as opened:
             bootstrap_keys(opened)
             typer.echo(f"store: {opened.url}")

@@ -5,6 +5,7 @@ the background writer and (with ``demo``) the simulated feed are created in the 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -61,7 +62,7 @@ def build_state(settings: ServiceSettings, *, key_store: Any = None) -> ServiceS
             market = load_market(settings.market)
             if settings.book is not None:
                 store.save_book(load_book_columns(settings.book), Path(settings.book).name)
-        live = LiveBook.open(store, market, config, alerts=alerts)
+        live = LiveBook.open(store, market, config, alerts=alerts, with_distance=settings.distance)
         return ServiceState(settings, store, live, market, config, alerts, key_store=key_store)
     except BaseException:
         store.close()
@@ -120,6 +121,8 @@ def create_app(settings: ServiceSettings | None = None, *, key_store: Any = None
         state = await asyncio.to_thread(build_state, settings, key_store=key_store)
         state.loop = asyncio.get_running_loop()
         app.state.service = state
+        if settings.gc_freeze:  # the long-lived objects (libraries, the book) leave the collector: full collections
+            gc.freeze()  # no longer walk them, which otherwise stalled the event loop ~130 ms every few seconds
         if settings.demo:
             state.feed_task = asyncio.create_task(_run_feed(state), name="ccm-feed")
         try:

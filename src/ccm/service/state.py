@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import math
 import shutil
@@ -212,38 +213,42 @@ class ServiceState:
             self._broadcast(lambda c: message if c.may_see(event.account) else None)
 
     def _push_metrics(self, event: MetricsChanged) -> None:
-        system = system_message(event.system, event.at)
+        system = json.dumps(system_message(event.system, event.at))  # encoded once for every client
         changed = {str(a) for a in event.accounts}
-        wanted = set().union(*(c.subscribed for c in self.clients)) & changed if self.clients else set()
-        records: dict[str, dict[str, Any]] = {}
+        clients = list(self.clients)
+        wanted = set().union(*(c.subscribed for c in clients)) & changed if clients else set()
+        records: dict[str, str] = {}
         if wanted:
             index = self.account_index
             rows = np.array(sorted(index[a] for a in wanted if a in index), dtype=np.int64)
             for rec in records_of(self.view.result, rows):
-                records[rec["account"]] = {"type": "account", "at": event.at.isoformat(), **rec}
-        for client in list(self.clients):
-            messages = [system] + [records[a] for a in sorted(client.subscribed & records.keys())]
-            self._send(client, messages)
+                records[rec["account"]] = json.dumps({"type": "account", "at": event.at.isoformat(), **rec})
+        self._deliver([(c, [system] + [records[a] for a in sorted(c.subscribed & records.keys())]) for c in clients])
 
     def _broadcast(self, message_for: Callable[[Client], dict | None]) -> None:
+        texts: dict[int, str] = {}
+        batch = []
         for client in list(self.clients):
             message = message_for(client)
             if message is not None:
-                self._send(client, [message])
+                batch.append((client, [texts.setdefault(id(message), json.dumps(message))]))
+        self._deliver(batch)
 
-    def _send(self, client: Client, messages: list[dict]) -> None:
+    def _deliver(self, batch: list[tuple[Client, list[str]]]) -> None:
+        """Queue JSON texts for their clients with one hop onto the event loop (called on the engine thread)."""
         loop = self.loop
-        if loop is None or loop.is_closed():
+        if not batch or loop is None or loop.is_closed():
             return
 
         def put() -> None:
-            for m in messages:
-                if client.queue.full():  # a slow client loses its oldest messages, never blocks the engine
-                    try:
-                        client.queue.get_nowait()
-                    except asyncio.QueueEmpty:
-                        pass
-                client.queue.put_nowait(m)
+            for client, texts in batch:
+                for text in texts:
+                    if client.queue.full():  # a slow client loses its oldest messages, never blocks the engine
+                        try:
+                            client.queue.get_nowait()
+                        except asyncio.QueueEmpty:
+                            pass
+                    client.queue.put_nowait(text)
 
         try:
             loop.call_soon_threadsafe(put)
@@ -256,7 +261,8 @@ class ServiceState:
         book = columns.build()
         CoverageEngine(book, self.market, self.config, alerts=self.alert_config)  # refuse before saving
         self.store.save_book(columns, name)
-        live = LiveBook.open(self.store, self.market, self.config, alerts=self.alert_config)
+        live = LiveBook.open(self.store, self.market, self.config, alerts=self.alert_config,
+                             with_distance=self.settings.distance)
         self.live = live
         self._attach(live.engine)
         return live.engine.metrics.n_accounts

@@ -32,7 +32,7 @@ async def ws_metrics(websocket: WebSocket, key_store: Annotated[Any, Depends(get
 
     async def pump() -> None:
         while True:
-            await websocket.send_json(await client.queue.get())
+            await websocket.send_text(await client.queue.get())  # JSON encoded once for all clients
 
     sender = asyncio.create_task(pump())
     try:
