@@ -26,6 +26,7 @@ class MarginModelName(StrEnum):
     STANDARD = "standard"
     PORTFOLIO = "portfolio"
     LENDING = "lending"
+    VAR = "var"  # appended: array codes of the others are unchanged
 
 
 class Status(StrEnum):

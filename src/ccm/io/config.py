@@ -33,6 +33,7 @@ from ccm.risk.config import (
     RiskConfig,
     StandardParams,
     Thresholds,
+    VarParams,
 )
 
 DEFAULT_CONFIG = "ccm/presets/default.yaml"
@@ -100,10 +101,42 @@ class PortfolioIn(BaseModel):
     cross_settlement: bool | None = None
 
 
+class VarIn(BaseModel):
+    model_config = STRICT
+    method: Literal["historical", "filtered", "parametric"] | None = None
+    measure: Literal["var", "es"] | None = None
+    confidence: OpenUnit | None = None
+    mpor_days: Annotated[int, Field(ge=1)] | None = None
+    lookback_days: Annotated[int, Field(ge=1)] | None = None
+    ewma_lambda: OpenUnit | None = None
+    covariance: Literal["ewma", "sample"] | None = None
+    bump: Annotated[float, Field(gt=0, lt=0.1)] | None = None
+    buffer: NonNegative | None = None
+    stressed_weight: Unit | None = None
+    stressed_window_days: Annotated[int, Field(ge=1)] | None = None
+    floor_lookback_days: Annotated[int, Field(ge=1)] | None = None
+    maintenance_ratio: NonNegative | None = None
+    proxy: str | None = None  # "" = a book asset missing from the history does not move
+
+
 class MarginIn(BaseModel):
     model_config = STRICT
     standard: dict[str, StandardIn] | None = None
     portfolio: dict[str, PortfolioIn] | None = None
+    var: VarIn | None = None
+
+
+def _var_params(margin: MarginIn, src: _Source) -> dict[str, VarParams]:
+    """``{"var": VarParams}`` when the document has a ``margin.var`` section (else the dataclass default)."""
+    if margin.var is None:
+        return {}
+    given = _given(margin.var)
+    if given.get("proxy") == "":
+        given["proxy"] = None
+    try:
+        return {"var": VarParams(**given)}
+    except InputError as error:  # relations between fields (lookback_days ≥ mpor_days, …)
+        raise src.error(("margin", "var", error.field or "var"), message=error.message) from None
 
 
 class LendingIn(BaseModel):
@@ -127,6 +160,7 @@ class ConfigIn(BaseModel):
     model_config = STRICT
     inherit_default: bool | None = None
     currency: Annotated[str, Field(min_length=1)] | None = None
+    # var is not offered here: a var account needs a price history (ccm metrics --model var --prices …)
     default_model: Literal["standard", "portfolio", "lending"] | None = None
     thresholds: ThresholdsIn | None = None
     haircut_confidence_z: NonNegative | None = None
@@ -264,6 +298,7 @@ def config_from_dict(data: Mapping[str, Any], *, source: _Source | None = None) 
             for name, p in (margin.portfolio or {}).items()
         },
         lending={name: LendingParams(**_given(p)) for name, p in (doc.lending or {}).items()},
+        **_var_params(margin, src),
         **({"distance": DistanceSettings(**{**_given(doc.distance), **(
             {"grid": tuple(doc.distance.grid)} if doc.distance.grid is not None else {})})}
            if doc.distance else {}),
@@ -327,6 +362,7 @@ def config_to_dict(config: RiskConfig) -> dict[str, Any]:
         "margin": {
             "standard": {name: _plain(asdict(p)) for name, p in config.standard.items()},
             "portfolio": {name: _plain(asdict(p)) for name, p in config.portfolio.items()},
+            "var": {**_plain(asdict(config.var)), **({"proxy": ""} if config.var.proxy is None else {})},
         },
         "lending": {name: _plain(asdict(p)) for name, p in config.lending.items()},
         "distance": _plain(asdict(config.distance)),

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ccm.enums import MarginModelName
 from ccm.errors import InputError
+from ccm.scenario.ewma import DEFAULT_LAMBDA
 
 if TYPE_CHECKING:
     from ccm.risk.lending_rules import ProtocolRules
+
+VarMethod = Literal["historical", "filtered", "parametric"]
+VarMeasure = Literal["var", "es"]
 
 #: Logical file name of config errors; shells replace it with the real path (``InputError.relocated``).
 CONFIG = "config"
@@ -103,6 +107,66 @@ class LendingParams:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VarParams:
+    """Parameters of the VaR / ES margin model (``ccm.risk.margin.var``; config section ``margin.var``).
+
+    Attributes
+    ----------
+    method : "historical" | "filtered" | "parametric".
+    measure : "var" or "es" (expected shortfall) as the requirement.
+    confidence : c in (0, 1), default 0.99 (EMIR Art 24 for listed products).
+    mpor_days : margin period of risk in days of the daily history, default 2 (EMIR Art 26 for listed
+        products; crypto trades every calendar day, so these are calendar days).
+    lookback_days : daily returns used (the most recent), default 365.
+    ewma_lambda : EWMA decay of the filter and of the EWMA covariance.
+    covariance : "ewma" or "sample" (demeaned, n − 1) covariance of the parametric method.
+    bump : log move used to measure deltas (parametric).
+    buffer : APC (a), e.g. 0.25; 0 = none.
+    stressed_weight : APC (b), e.g. 0.25; 0 = none. stressed_window_days : its window length.
+    floor_lookback_days : APC (c), e.g. 3650; None = no floor.
+    maintenance_ratio : MM ÷ IM.
+    proxy : the asset that stands in for a non-stable book asset missing from the history (None: it does
+        not move).
+    """
+
+    method: VarMethod = "historical"
+    measure: VarMeasure = "var"
+    confidence: float = 0.99
+    mpor_days: int = 2
+    lookback_days: int = 365
+    ewma_lambda: float = DEFAULT_LAMBDA
+    covariance: Literal["ewma", "sample"] = "ewma"
+    bump: float = 1e-4
+    buffer: float = 0.0
+    stressed_weight: float = 0.0
+    stressed_window_days: int = 250
+    floor_lookback_days: int | None = None
+    maintenance_ratio: float = 1.0
+    proxy: str | None = "BTC"
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("method", self.method in ("historical", "filtered", "parametric"), "historical, filtered or parametric"),
+            ("measure", self.measure in ("var", "es"), "var or es"),
+            ("confidence", 0.0 < self.confidence < 1.0, "in (0, 1)"),
+            ("mpor_days", int(self.mpor_days) == self.mpor_days and self.mpor_days >= 1, "an integer ≥ 1"),
+            ("lookback_days", self.lookback_days >= self.mpor_days, "≥ mpor_days"),
+            ("covariance", self.covariance in ("ewma", "sample"), "ewma or sample"),
+            ("bump", 0.0 < self.bump < 0.1, "in (0, 0.1)"),
+            ("buffer", self.buffer >= 0.0, "≥ 0"),
+            ("stressed_weight", 0.0 <= self.stressed_weight <= 1.0, "in [0, 1]"),
+            ("stressed_window_days", self.stressed_window_days >= self.mpor_days, "≥ mpor_days"),
+            ("floor_lookback_days", self.floor_lookback_days is None or self.floor_lookback_days >= self.mpor_days,
+             "≥ mpor_days or None"),
+            ("maintenance_ratio", 0.0 <= self.maintenance_ratio, "≥ 0"),
+        )
+        for name, ok, expected in checks:
+            if not ok:
+                raise InputError(f"{name} must be {expected}, got {getattr(self, name)!r}", record="var model",
+                                 field=name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DistanceSettings:
     """Distance to liquidation search: a shared grid of moves, then per-account regula falsi."""
 
@@ -125,6 +189,7 @@ class RiskConfig:
     standard: Mapping[str, StandardParams] = field(default_factory=dict)
     portfolio: Mapping[str, PortfolioParams] = field(default_factory=dict)
     lending: Mapping[str, LendingParams] = field(default_factory=dict)
+    var: VarParams = VarParams()
     distance: DistanceSettings = DistanceSettings()
     contributors_top: int = 3
     protocol: ProtocolRules | None = None  # DeFi protocol preset rules (ccm.risk.lending_rules)

@@ -8,6 +8,7 @@ used by distance to liquidation). One code path serves both.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,7 +21,11 @@ from ccm.pricing.contracts import unit_value
 from ccm.risk.config import RiskConfig
 from ccm.risk.haircut import HaircutTable, collateral_values, collateral_values_scenarios, compile_haircuts
 
+if TYPE_CHECKING:
+    from ccm.risk.margin.var import MarketHistory
+
 LENDING_CODE = MARGIN_MODELS.index(MarginModelName.LENDING)
+VAR_CODE = MARGIN_MODELS.index(MarginModelName.VAR)
 
 
 def settled_at_mark(book: Book, market: MarketState) -> FloatArray:
@@ -45,6 +50,8 @@ class RiskContext:
         at the current forward (so its P&L is 0 now).
     cache : instrument-level results that depend only on the market and config (e.g. risk-matrix P&L
         per instrument at the distance grid), shared by every sub-context made with :meth:`take`.
+    history : daily price history ending at the market's date, needed by accounts on the ``var`` model
+        (``ccm.risk.margin.var``); None when none was given (a var account is then an input error).
     """
 
     book: Book
@@ -56,9 +63,11 @@ class RiskContext:
     position_row: IntArray
     entry_total: FloatArray
     cache: dict = field(default_factory=dict, repr=False, compare=False)
+    history: MarketHistory | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def build(cls, book: Book, market: MarketState, config: RiskConfig) -> RiskContext:
+    def build(cls, book: Book, market: MarketState, config: RiskConfig,
+              history: MarketHistory | None = None) -> RiskContext:
         haircuts = compile_haircuts(book.assets, config)
         default = MARGIN_MODELS.index(config.default_model)
         model_code = np.where(book.margin_model < 0, default, book.margin_model).astype(np.int8)
@@ -71,6 +80,7 @@ class RiskContext:
             moving=~haircuts.stable,
             position_row=row_of_nonzeros(book.positions),
             entry_total=book.entry_amount + settled_at_mark(book, market),
+            history=history,
         )
 
     @property
@@ -92,6 +102,7 @@ class RiskContext:
             position_row=row_of_nonzeros(sub.positions),
             entry_total=self.entry_total[nz],
             cache=self.cache,
+            history=self.history,
         )
 
     # -- price multipliers under uniform moves ----------------------------------------------------

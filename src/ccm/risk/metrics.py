@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from ccm.market.snapshot import MarketSnapshot
 from ccm.risk.config import RiskConfig
 from ccm.risk.context import RiskContext
 from ccm.risk.coverage import CoverageResult, SystemResult, compute_coverage, system_metrics
+
+if TYPE_CHECKING:
+    from ccm.risk.margin.var import MarketHistory
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,12 +41,17 @@ def evaluate(
     model: MarginModelName | None = None,
     with_distance: bool = True,
     on_step: Callable[[str], None] | None = None,
+    history: MarketHistory | None = None,
 ) -> MetricsRun:
-    """Resolve the market on the book and compute all per-account and system metrics."""
+    """Resolve the market on the book and compute all per-account and system metrics.
+
+    ``history``: daily prices ending at the snapshot's date, required when an account is on the ``var`` model
+    (``ccm.risk.margin.var``; its parameters are ``config.var``).
+    """
     if model is not None:
         book = with_model(book, model)
     state = resolve_market(snapshot, book.assets, book.instruments)
-    ctx = RiskContext.build(book, state, config)
+    ctx = RiskContext.build(book, state, config, history=history)
     result = compute_coverage(ctx, with_distance=with_distance, on_step=on_step)
     return MetricsRun(context=ctx, result=result, system=system_metrics(result))
 

@@ -18,6 +18,7 @@ from ccm.risk.margin.base import Requirement
 from ccm.risk.margin.lending import lending_requirement
 from ccm.risk.margin.portfolio import portfolio_requirement
 from ccm.risk.margin.standard import standard_requirement
+from ccm.risk.margin.var import var_margin
 
 ModelFunction = Callable[[RiskContext, FloatArray | None], Requirement]
 
@@ -25,6 +26,7 @@ MODELS: dict[MarginModelName, ModelFunction] = {
     MarginModelName.STANDARD: standard_requirement,
     MarginModelName.PORTFOLIO: portfolio_requirement,
     MarginModelName.LENDING: lending_requirement,
+    MarginModelName.VAR: var_margin,  # needs ctx.history (RiskContext.build(..., history=))
 }
 
 

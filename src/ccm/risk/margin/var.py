@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,6 +45,7 @@ from scipy.stats import norm
 from ccm._typing import FloatArray, IntArray
 from ccm.errors import InputError
 from ccm.pricing.contracts import unit_value
+from ccm.risk.config import VarMeasure, VarParams
 from ccm.risk.context import (
     RiskContext,
     account_equity,
@@ -54,74 +54,13 @@ from ccm.risk.context import (
 )
 from ccm.risk.margin.base import Requirement
 from ccm.scenario.base import ScenarioSet
-from ccm.scenario.ewma import DEFAULT_LAMBDA, ewma_covariance, log_returns
+from ccm.scenario.ewma import ewma_covariance, log_returns
 from ccm.scenario.historical_simulation import historical_simulation
 
-Method = Literal["historical", "filtered", "parametric"]
-Measure = Literal["var", "es"]
+Measure = VarMeasure
 
 #: Cap on scenarios × accounts evaluated at once (one (chunk, n_accounts) array of P&L lives at a time).
 CHUNK_CELLS = 4_000_000
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VarParams:
-    """Parameters of the VaR / ES margin model (see the module docstring).
-
-    Attributes
-    ----------
-    method : "historical" | "filtered" | "parametric".
-    measure : "var" or "es" (expected shortfall) as the requirement.
-    confidence : c in (0, 1), default 0.99 (EMIR Art 24 for listed products).
-    mpor_days : margin period of risk in days of the daily history, default 2 (EMIR Art 26 for listed
-        products; crypto trades every calendar day, so these are calendar days).
-    lookback_days : daily returns used (the most recent), default 365.
-    ewma_lambda : EWMA decay of the filter and of the EWMA covariance.
-    covariance : "ewma" or "sample" (demeaned, n − 1) covariance of the parametric method.
-    bump : log move used to measure deltas (parametric).
-    buffer : APC (a), e.g. 0.25; 0 = none.
-    stressed_weight : APC (b), e.g. 0.25; 0 = none. stressed_window_days : its window length.
-    floor_lookback_days : APC (c), e.g. 3650; None = no floor.
-    maintenance_ratio : MM ÷ IM.
-    proxy : the asset that stands in for a non-stable book asset missing from the history (None: it does
-        not move).
-    """
-
-    method: Method = "historical"
-    measure: Measure = "var"
-    confidence: float = 0.99
-    mpor_days: int = 2
-    lookback_days: int = 365
-    ewma_lambda: float = DEFAULT_LAMBDA
-    covariance: Literal["ewma", "sample"] = "ewma"
-    bump: float = 1e-4
-    buffer: float = 0.0
-    stressed_weight: float = 0.0
-    stressed_window_days: int = 250
-    floor_lookback_days: int | None = None
-    maintenance_ratio: float = 1.0
-    proxy: str | None = "BTC"
-
-    def __post_init__(self) -> None:
-        checks = (
-            ("method", self.method in ("historical", "filtered", "parametric"), "historical, filtered or parametric"),
-            ("measure", self.measure in ("var", "es"), "var or es"),
-            ("confidence", 0.0 < self.confidence < 1.0, "in (0, 1)"),
-            ("mpor_days", int(self.mpor_days) == self.mpor_days and self.mpor_days >= 1, "an integer ≥ 1"),
-            ("lookback_days", self.lookback_days >= self.mpor_days, "≥ mpor_days"),
-            ("covariance", self.covariance in ("ewma", "sample"), "ewma or sample"),
-            ("bump", 0.0 < self.bump < 0.1, "in (0, 0.1)"),
-            ("buffer", self.buffer >= 0.0, "≥ 0"),
-            ("stressed_weight", 0.0 <= self.stressed_weight <= 1.0, "in [0, 1]"),
-            ("stressed_window_days", self.stressed_window_days >= self.mpor_days, "≥ mpor_days"),
-            ("floor_lookback_days", self.floor_lookback_days is None or self.floor_lookback_days >= self.mpor_days,
-             "≥ mpor_days or None"),
-            ("maintenance_ratio", 0.0 <= self.maintenance_ratio, "≥ 0"),
-        )
-        for name, ok, expected in checks:
-            if not ok:
-                raise InputError(f"{name} must be {expected}, got {getattr(self, name)!r}", record="var model",
-                                 field=name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,6 +114,50 @@ def position_value_paths(ctx: RiskContext, price_multiplier: FloatArray) -> Floa
     return out
 
 
+def moved_pnl(ctx: RiskContext, price_multiplier: FloatArray, move: FloatArray | None = None) -> FloatArray:
+    """P&L (USD) of each account's positions struck at the marks of the **moved** market — every non-stable
+    price × (1 + ``move`` of the account), vols held — when every asset's price then moves × ``price_multiplier``
+    (full revaluation, the convention of :func:`marked_positions`: q (v' − v_m) S').
+
+    Parameters
+    ----------
+    price_multiplier : ndarray of shape (S, n_assets) in ``book.assets`` order.
+    move : None (today's market: :func:`position_value_paths`) or (n_accounts,) uniform relative moves.
+
+    Returns
+    -------
+    ndarray of shape (S, n_accounts). A move shared by every account is valued once per instrument and
+    scenario; otherwise per stored position. Scenarios are evaluated in chunks of :data:`CHUNK_CELLS`.
+    """
+    if move is None:
+        return position_value_paths(ctx, price_multiplier)
+    positions, ins = ctx.book.positions, ctx.book.instruments
+    shared = ctx.n_accounts == 0 or bool(np.all(move == move[0]))
+    if shared:  # instrument level, then one sparse product (positions are linear in q)
+        cols = np.arange(ctx.book.n_instruments)
+        m = move[0] if ctx.n_accounts else 0.0
+        under, settle = 1.0 + m * ctx.moving[ins.underlying], 1.0 + m * ctx.moving[ins.settlement_asset]
+        weights = positions
+    else:  # each position at its account's move, summed per account
+        cols = positions.indices
+        under, settle = ctx.position_multipliers(move)
+        weights = sp.csr_matrix((positions.data, (ctx.position_row, np.arange(cols.shape[0]))),
+                                shape=(ctx.n_accounts, cols.shape[0]))
+    mkt, terms = ctx.market, instrument_terms(ctx, cols)
+    forward = mkt.forward[cols] * under
+    before = unit_value(forward, vol=mkt.vol[cols], **terms)
+    out = np.empty((price_multiplier.shape[0], ctx.n_accounts))
+    step = max(1, CHUNK_CELLS // max(cols.shape[0], ctx.n_accounts, 1))
+    for start in range(0, price_multiplier.shape[0], step):
+        mult = price_multiplier[start:start + step]
+        moved = forward[None, :] * mult[:, ins.underlying[cols]]
+        after = unit_value(moved, vol=np.broadcast_to(mkt.vol[cols], moved.shape), **terms)
+        settle_after = (mkt.settle_price[cols] * settle)[None, :] * mult[:, ins.settlement_asset[cols]]
+        unit = (after - before[None, :]) * settle_after
+        out[start:start + step] = np.asarray(weights @ unit.T).T
+    return out
+
+
 def _scenarios(history: MarketHistory, n_returns: int, horizon: int, *, filtered: bool, lam: float) -> ScenarioSet:
     part = history.last(n_returns)
     stamps = np.arange(part.prices.shape[0], dtype=np.int64) * 86_400
@@ -188,7 +171,7 @@ class _Tail:
 
     var: FloatArray  # (n,)
     es: FloatArray  # (n,)
-    multiplier: FloatArray  # (n, n_assets): 1 + return of each account's VaR scenario
+    multiplier: FloatArray | None  # (n, n_assets): 1 + return of each account's VaR scenario (None under moves)
 
     def measure(self, which: Measure) -> FloatArray:
         return self.var if which == "var" else self.es
@@ -212,16 +195,21 @@ def empirical_tail(losses: FloatArray, confidence: float) -> tuple[FloatArray, F
     return var, es, scenario.astype(np.int64)
 
 
-def _historical_tail(ctx: RiskContext, scenarios: ScenarioSet, params: VarParams) -> _Tail:
+def _historical_tail(ctx: RiskContext, scenarios: ScenarioSet, params: VarParams,
+                     move: FloatArray | None = None) -> _Tail:
     aligned = scenarios.for_assets(ctx.book.assets, stable=ctx.haircuts.stable, proxy=params.proxy)
-    base = account_equity(marked_positions(ctx)).position_value
-    losses = base[None, :] - position_value_paths(ctx, 1.0 + aligned.price_returns)
+    if move is None:
+        base = account_equity(marked_positions(ctx)).position_value
+        losses = base[None, :] - position_value_paths(ctx, 1.0 + aligned.price_returns)
+    else:
+        losses = -moved_pnl(ctx, 1.0 + aligned.price_returns, move)
     var, es, scenario = empirical_tail(losses, params.confidence)
-    return _Tail(var=var, es=es, multiplier=1.0 + aligned.price_returns[scenario])
+    return _Tail(var=var, es=es, multiplier=None if move is not None else 1.0 + aligned.price_returns[scenario])
 
 
-def account_deltas(ctx: RiskContext, bump: float = 1e-4) -> FloatArray:
-    """Each account's delta to each asset, USD per unit log return, by full revaluation at ±``bump``.
+def account_deltas(ctx: RiskContext, bump: float = 1e-4, move: FloatArray | None = None) -> FloatArray:
+    """Each account's delta to each asset, USD per unit log return, by full revaluation at ±``bump``
+    (at the market moved by ``move`` (n_accounts,), see :func:`moved_pnl`; None = today's).
 
     Returns
     -------
@@ -230,11 +218,12 @@ def account_deltas(ctx: RiskContext, bump: float = 1e-4) -> FloatArray:
     n_assets = len(ctx.book.assets)
     eye = np.eye(n_assets)
     multipliers = np.vstack([np.exp(bump * eye), np.exp(-bump * eye)])  # (2A, A)
-    values = position_value_paths(ctx, multipliers)
+    values = moved_pnl(ctx, multipliers, move)
     return ((values[:n_assets] - values[n_assets:]) / (2.0 * bump)).T
 
 
-def _parametric_tail(ctx: RiskContext, history: MarketHistory, params: VarParams) -> _Tail:
+def _parametric_tail(ctx: RiskContext, history: MarketHistory, params: VarParams,
+                     move: FloatArray | None = None) -> _Tail:
     part = history.last(params.lookback_days)
     daily = ScenarioSet(assets=part.assets, names=tuple(str(k) for k in range(part.prices.shape[0] - 1)),
                         price_returns=np.expm1(log_returns(part.prices)))
@@ -243,7 +232,7 @@ def _parametric_tail(ctx: RiskContext, history: MarketHistory, params: VarParams
     cov = ewma_covariance(x, params.ewma_lambda) if params.covariance == "ewma" else np.cov(x, rowvar=False,
                                                                                             ddof=1).reshape(
         x.shape[1], x.shape[1])
-    delta = account_deltas(ctx, params.bump)  # (n, A)
+    delta = account_deltas(ctx, params.bump, move)  # (n, A)
     cov_delta = delta @ cov  # (n, A)
     sigma = np.sqrt(np.maximum(np.einsum("ia,ia->i", cov_delta, delta), 0.0) * params.mpor_days)
     z = float(norm.ppf(params.confidence))
@@ -252,7 +241,7 @@ def _parametric_tail(ctx: RiskContext, history: MarketHistory, params: VarParams
     # The most likely point of the VaR ellipsoid: log returns r* = −z √h Σδ / σ (P&L there = −VaR).
     with np.errstate(divide="ignore", invalid="ignore"):
         r_star = np.where(sigma[:, None] > 0, -z * params.mpor_days * cov_delta / sigma[:, None], 0.0)
-    return _Tail(var=var, es=es, multiplier=np.exp(r_star))
+    return _Tail(var=var, es=es, multiplier=np.exp(r_star) if move is None else None)
 
 
 def _stressed_returns(history: MarketHistory, params: VarParams) -> int:
@@ -277,7 +266,8 @@ def position_driver(ctx: RiskContext, multiplier: FloatArray) -> FloatArray:
     return np.maximum(0.0, before - after)
 
 
-def var_requirement(ctx: RiskContext, history: MarketHistory, params: VarParams) -> Requirement:
+def var_requirement(ctx: RiskContext, history: MarketHistory, params: VarParams,
+                    moves: FloatArray | None = None) -> Requirement:
     """VaR / ES initial and maintenance margin of every account (see the module docstring).
 
     Parameters
@@ -286,11 +276,17 @@ def var_requirement(ctx: RiskContext, history: MarketHistory, params: VarParams)
     history : daily prices ending at the margin date; needs at least ``mpor_days + 1`` rows (and the lookback's
         worth for the full lookback; a shorter history uses what it has).
     params : the model's parameters.
+    moves : None, (n_accounts,) or (B, n_accounts) uniform relative moves of every non-stable price (distance
+        to liquidation): the model is re-run in full at each account's moved market (positions struck at the
+        moved marks, the same historical returns applied on top; parametric deltas re-measured there). The B
+        moves are taken one after the other (B is the distance grid, ~40), each vectorised over accounts and
+        scenarios.
 
     Returns
     -------
-    Requirement with initial, maintenance (n_accounts,) and, per position, its loss in the account's VaR
-    scenario (historical / filtered) or at the most likely point of the VaR ellipsoid (parametric).
+    Requirement with initial, maintenance (n_accounts,) or (B, n_accounts) and, without moves, per position, its
+    loss in the account's VaR scenario (historical / filtered) or at the most likely point of the VaR ellipsoid
+    (parametric); drivers are 0 under moves.
     """
     prices = np.asarray(history.prices, dtype=float)
     if prices.ndim != 2 or prices.shape[1] != len(history.assets):
@@ -303,33 +299,57 @@ def var_requirement(ctx: RiskContext, history: MarketHistory, params: VarParams)
                          record="var model", field="history", hint="give a longer history or a shorter MPOR")
     history = MarketHistory(assets=tuple(history.assets), prices=prices)
     lookback = min(params.lookback_days, n_returns)
-    if params.method == "parametric":
-        tail = _parametric_tail(ctx, history, params)
-    else:
-        scen = _scenarios(history, lookback, h, filtered=params.method == "filtered", lam=params.ewma_lambda)
-        tail = _historical_tail(ctx, scen, params)
-    margin = tail.measure(params.measure)
+    main = None if params.method == "parametric" else _scenarios(
+        history, lookback, h, filtered=params.method == "filtered", lam=params.ewma_lambda)
+    stressed = None
     if params.stressed_weight > 0:
         span = history.last(min(n_returns, params.floor_lookback_days or n_returns))
         end = _stressed_returns(span, params)
         window = min(params.stressed_window_days, span.prices.shape[0] - 1)
         stressed_prices = MarketHistory(assets=span.assets, prices=span.prices[end - window: end + 1])
-        stressed = _historical_tail(ctx, _scenarios(stressed_prices, window, h, filtered=False, lam=params.ewma_lambda),
-                                    params)
-        margin = (1.0 - params.stressed_weight) * margin + params.stressed_weight * stressed.measure(params.measure)
-    if params.floor_lookback_days is not None:
-        span_returns = min(n_returns, params.floor_lookback_days)
-        floor = _historical_tail(ctx, _scenarios(history, span_returns, h, filtered=False, lam=params.ewma_lambda),
-                                 params)
-        margin = np.maximum(margin, floor.measure(params.measure))
-    initial = np.maximum(margin, 0.0) * (1.0 + params.buffer)
+        stressed = _scenarios(stressed_prices, window, h, filtered=False, lam=params.ewma_lambda)
+    floor = None if params.floor_lookback_days is None else _scenarios(
+        history, min(n_returns, params.floor_lookback_days), h, filtered=False, lam=params.ewma_lambda)
+
+    def margin_at(move: FloatArray | None) -> tuple[FloatArray, _Tail]:
+        tail = (_parametric_tail(ctx, history, params, move) if main is None
+                else _historical_tail(ctx, main, params, move))
+        margin = tail.measure(params.measure)
+        if stressed is not None:
+            margin = (1.0 - params.stressed_weight) * margin + params.stressed_weight * _historical_tail(
+                ctx, stressed, params, move).measure(params.measure)
+        if floor is not None:
+            margin = np.maximum(margin, _historical_tail(ctx, floor, params, move).measure(params.measure))
+        return np.maximum(margin, 0.0) * (1.0 + params.buffer), tail
+
+    if moves is None:
+        initial, tail = margin_at(None)
+        position_loss = position_driver(marked_positions(ctx), tail.multiplier)
+    else:
+        grid = np.asarray(moves, dtype=float).reshape(-1, ctx.n_accounts)
+        initial = np.stack([margin_at(row)[0] for row in grid]).reshape(np.shape(moves))  # the B moves
+        position_loss = np.zeros(ctx.book.positions.nnz)
     return Requirement(
         initial=initial,
         maintenance=params.maintenance_ratio * initial,
-        position_driver=position_driver(marked_positions(ctx), tail.multiplier),
+        position_driver=position_loss,
         balance_driver=np.zeros(ctx.book.balances.nnz),
     )
 
 
+def var_margin(ctx: RiskContext, moves: FloatArray | None = None) -> Requirement:
+    """The var model as a margin model of :mod:`ccm.risk.margin`: :func:`var_requirement` with the context's
+    history (``ctx.history``) and parameters (``ctx.config.var``); an input error without a history."""
+    if ctx.history is None:
+        account = str(ctx.book.account_ids[0]) if ctx.n_accounts else "?"
+        raise InputError(
+            f"account {account!r} is margined with the var model, which needs a daily price history, and none "
+            f"was given", record=f"account {account}", field="margin_model",
+            hint="pass a daily history to ccm metrics with --prices ASSET=FILE, once per asset (e.g. --prices "
+                 "BTC=BTC-USD_1d.csv), or choose another model; the real-time engine and the service do not run "
+                 "the var model")
+    return var_requirement(ctx, ctx.history, ctx.config.var, moves)
+
+
 __all__ = ["MarketHistory", "VarParams", "account_deltas", "empirical_tail", "position_driver",
-           "marked_positions", "position_value_paths", "var_requirement"]
+           "marked_positions", "moved_pnl", "position_value_paths", "var_margin", "var_requirement"]
