@@ -61,7 +61,7 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
-def _run(book, snapshot, config, *, model, with_distance, show_progress):
+def _run(book, snapshot, config, *, model, with_distance, show_progress, history=None):
     from ccm.risk.metrics import evaluate, progress_steps
 
     with _progress(show_progress) as progress:
@@ -70,9 +70,25 @@ def _run(book, snapshot, config, *, model, with_distance, show_progress):
         def on_step(stage: str) -> None:
             progress.update(task, advance=1, description=stage)
 
-        run = evaluate(book, snapshot, config, model=model, with_distance=with_distance, on_step=on_step)
+        run = evaluate(book, snapshot, config, model=model, with_distance=with_distance, on_step=on_step,
+                       history=history)
         progress.update(task, completed=progress_steps(config, with_distance))
     return run
+
+
+def _history(prices: list[str], book, snapshot):
+    """The daily price history of ``--prices`` (assets of the book) up to the snapshot's time, for the var model."""
+    from ccm.cli.replay import price_path
+    from ccm.risk.margin.var import MarketHistory
+
+    stamps, path, assets = price_path(prices, book_assets=book.assets, index=dict(snapshot.index), start=None,
+                                      end=None, step=None, relative=False)
+    keep = stamps <= np.datetime64(snapshot.as_of.replace(tzinfo=None), "s")
+    if keep.sum() < 2:
+        raise InputError(f"the price history starts at {stamps[0]}, after the market snapshot's time "
+                         f"{snapshot.as_of.isoformat()}", record="--prices",
+                         hint="the var model needs daily prices up to the snapshot's date")
+    return MarketHistory(assets=assets, prices=path[keep])
 
 
 def _emit(run, *, fmt: OutputFormat, out: Path | None, as_of: datetime, currency: str, limit: int | None) -> None:
@@ -105,7 +121,12 @@ def metrics(
     config: Path | None = typer.Option(None, "--config", "-c", help="Risk configuration YAML, merged over the "
                                        "built-in default (Deribit-style parameters)."),
     model: MarginModelName | None = typer.Option(None, "--model", help="Margin every account with this model "
-                                                 "(default: each account's own model, else the config's)."),
+                                                 "(default: each account's own model, else the config's): standard "
+                                                 "| portfolio (Deribit) | lending (health factor) | var (VaR/ES "
+                                                 "over a daily history: needs --prices; config margin.var)."),
+    prices: list[str] | None = typer.Option(None, "--prices", help="var model: daily price history up to the "
+                                            "snapshot, ASSET=FILE pairs (repeat the option) or one wide CSV "
+                                            "timestamp,BTC,ETH,…; required when an account uses var."),
     fmt: OutputFormat = typer.Option(OutputFormat.TABLE, "--format", "-f", help="table for people, json or csv "
                                      "for machines."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout (atomically)."),
@@ -130,7 +151,11 @@ def metrics(
         loaded_config = load_config(config, preset=preset)
         snapshot = load_market(market)
         loaded_book = load_book(book)
+        history = _history(prices, loaded_book, snapshot) if prices else None
         try:
+            if history is not None and (scheduler is not None or workers is not None):
+                raise InputError("the var model (--prices) does not run on a Dask cluster", record="--prices",
+                                 hint="drop --scheduler/--workers")
             if scheduler is not None or workers is not None:
                 from ccm.dist.metrics import evaluate_on_cluster
 
@@ -138,7 +163,7 @@ def metrics(
                                           model=model, with_distance=distance)
             else:
                 run = _run(loaded_book, snapshot, loaded_config, model=model, with_distance=distance,
-                           show_progress=fmt is OutputFormat.TABLE or out is not None)
+                           show_progress=fmt is OutputFormat.TABLE or out is not None, history=history)
         except InputError as error:  # market or config problems found while applying them to the book
             raise error.relocated({"market": str(market), "config": str(config or "built-in default config")}) from None
         _emit(run, fmt=fmt, out=out, as_of=snapshot.as_of, currency=loaded_config.currency,
