@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -117,8 +116,8 @@ def backtest(
     """
     from ccm.analysis.backtest import run_backtest
     from ccm.cli.main import _fail, _progress, err_console
-    from ccm.cli.output import write_text
-    from ccm.cli.replay import _moment, price_path
+    from ccm.cli.output import emit
+    from ccm.cli.replay import parse_moment, price_path
     from ccm.io.backtest_report import backtest_document, backtest_html
     from ccm.io.book import load_book
     from ccm.io.config import load_config
@@ -139,7 +138,7 @@ def backtest(
         loaded_book = load_book(book)
         stamps, path, assets = price_path(prices, book_assets=loaded_book.assets, index=dict(snapshot.index),
                                           start=None, end=None, step=None, relative=False)
-        lo, hi = _moment(start, "--from"), _moment(end, "--to")
+        lo, hi = parse_moment(start, "--from"), parse_moment(end, "--to")
         first = 0 if lo is None else int(np.searchsorted(stamps, lo, side="left"))
         stop = stamps.shape[0] if hi is None else int(np.searchsorted(stamps, hi, side="left"))
         if first >= min(stop, stamps.shape[0] - mpor_days):
@@ -167,19 +166,12 @@ def backtest(
                 from None
         seconds = time.perf_counter() - began
         doc = backtest_document(result)
-        if fmt is BacktestFormat.HTML:
-            what = f"{model.value}" + (f" ({var_method.value} {measure.value}, lookback {lookback} days)"
-                                       if model is BacktestModel.VAR else "")
-            text = backtest_html(result, subtitle=f"{book.name}: {loaded_book.n_accounts:,} accounts, model {what}; "
-                                 f"{', '.join(assets)} from {', '.join(prices)} as moves from the first margin date.")
-            write_text(text, out)
-        elif fmt is BacktestFormat.TABLE:
-            console = Console(record=out is not None, width=170 if out is not None else None)
-            _table(doc, console, limit)
-            if out is not None:
-                write_text(console.export_text(), out)
-        else:
-            write_text(json.dumps(doc, indent=1, allow_nan=False), out)
+        what = f"{model.value}" + (f" ({var_method.value} {measure.value}, lookback {lookback} days)"
+                                   if model is BacktestModel.VAR else "")
+        subtitle = (f"{book.name}: {loaded_book.n_accounts:,} accounts, model {what}; "
+                    f"{', '.join(assets)} from {', '.join(prices)} as moves from the first margin date.")
+        emit(fmt, out, doc=doc, table=lambda console: _table(doc, console, limit),
+             html=lambda: backtest_html(result, subtitle=subtitle), wide_when_piped=False)
         if out is not None:
             err_console.print(f"{out}: {result.n_days:,} margin dates × {int(result.active.sum()):,} accounts in "
                               f"{seconds:.1f} s; {result.n_exceptions:,} exceptions, coverage "

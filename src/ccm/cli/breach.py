@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -154,7 +152,7 @@ def breach(
     """
     from ccm.analysis.breach import account_breach_probability
     from ccm.cli.main import _fail, _run
-    from ccm.cli.output import write_text
+    from ccm.cli.output import emit
     from ccm.cli.stress import default_price_specs
     from ccm.io.book import load_book
     from ccm.io.config import load_config
@@ -186,13 +184,6 @@ def breach(
                 from None
         doc = breach_document(run, result, as_of=snapshot.as_of, currency=loaded_config.currency,
                               vol_model=vol_model.value, vols=vols, vol_as_of=vol_as_of, horizon_hours=horizon_hours)
-        if fmt is BreachFormat.JSON:
-            write_text(json.dumps(doc, indent=1, allow_nan=False), out)
-        else:
-            wide = out is not None or not sys.stdout.isatty()
-            console = Console(record=out is not None, width=170 if wide else None)
-            print_breach(console, doc, None if limit == 0 else limit)
-            if out is not None:
-                write_text(console.export_text(), out)
+        emit(fmt, out, doc=doc, table=lambda console: print_breach(console, doc, None if limit == 0 else limit))
     except CcmError as error:
         raise _fail(error) from None

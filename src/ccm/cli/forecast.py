@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -230,6 +229,13 @@ def forecast_table(doc: dict) -> Table:
     return table
 
 
+def print_forecast(console: Console, doc: dict) -> None:
+    console.print(forecast_table(doc))
+    console.print(f"[dim]best by QLIKE: {doc['best']}; × EWMA < 1 beats RiskMetrics; DM p: Diebold–Mariano "
+                  f"p-value of the QLIKE difference to EWMA (small p: the difference is unlikely to be luck). "
+                  f"{doc['units']}.[/]")
+
+
 def forecast(
     prices: list[str] = typer.Argument(..., help="Daily prices: one CSV (a per-asset layout such as Yahoo "
                                        "BTC-USD_1d.csv, or a wide timestamp,BTC,ETH,… file) or ASSET=FILE pairs, as "
@@ -262,7 +268,7 @@ def forecast(
     """
     from ccm.analysis.forecast import BASELINE, MODEL_NAMES, make_forecaster, rolling_evaluation
     from ccm.cli.main import _fail, _progress
-    from ccm.cli.output import write_text
+    from ccm.cli.output import emit
 
     try:
         if horizon_days < 1:
@@ -285,15 +291,6 @@ def forecast(
         shown = {k: results[k] for k in chosen}
         doc = forecast_document(name, stamps, shown, baseline, test_start=start, refit_days=refit_days,
                                 series=series)
-        if fmt is ForecastFormat.JSON:
-            write_text(json.dumps(doc, indent=1, allow_nan=False), out)
-        else:
-            console = Console(record=out is not None, width=170 if out is not None or not sys.stdout.isatty() else None)
-            console.print(forecast_table(doc))
-            console.print(f"[dim]best by QLIKE: {doc['best']}; × EWMA < 1 beats RiskMetrics; DM p: Diebold–Mariano "
-                          f"p-value of the QLIKE difference to EWMA (small p: the difference is unlikely to be luck). "
-                          f"{doc['units']}.[/]")
-            if out is not None:
-                write_text(console.export_text(), out)
+        emit(fmt, out, doc=doc, table=lambda console: print_forecast(console, doc))
     except CcmError as error:
         raise _fail(error) from None

@@ -3,8 +3,6 @@ protocol's liquidation rules (docs/liquidation-economics.md)."""
 
 from __future__ import annotations
 
-import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -163,7 +161,7 @@ def liquidations(
     Example: [bold]ccm liquidations book.json -m market.json --preset aave-v3 --paths 2000 -f json[/bold]
     """
     from ccm.cli.main import _fail, _progress
-    from ccm.cli.output import write_text
+    from ccm.cli.output import emit
     from ccm.enums import MARGIN_MODELS, MarginModelName
     from ccm.io.book import load_book
     from ccm.io.config import load_config
@@ -212,13 +210,6 @@ def liquidations(
             ids=loaded_book.account_ids[rows], collateral=collateral, debt=debt, prices=asset_prices,
             assets=loaded_book.assets, today=today, worsening=worsening, risk=risk, seed=seed, impact=impact,
             history=history, ignored_usd=ignored)
-        if fmt is LiquidationsFormat.JSON:
-            write_text(json.dumps(doc, indent=1, allow_nan=False), out)
-        else:
-            wide = out is not None or not sys.stdout.isatty()
-            console = Console(record=out is not None, width=170 if wide else None)
-            print_liquidations(console, doc)
-            if out is not None:
-                write_text(console.export_text(), out)
+        emit(fmt, out, doc=doc, table=lambda console: print_liquidations(console, doc))
     except CcmError as error:
         raise _fail(error) from None

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from datetime import UTC
 from enum import StrEnum
 from pathlib import Path
@@ -176,7 +174,7 @@ def recommend(
     """
     from ccm.analysis.optimise import recommend as run_recommend
     from ccm.cli.main import _fail, _progress
-    from ccm.cli.output import write_text
+    from ccm.cli.output import emit
     from ccm.cli.stress import SOURCES, build_scenarios
     from ccm.io.book import load_book
     from ccm.io.config import load_config
@@ -219,13 +217,7 @@ def recommend(
         doc = recommend_document(result, as_of=snapshot.as_of.isoformat(), currency=loaded_config.currency,
                                  target=target_probability, horizon_hours=horizon_hours, vol_model=vol_model,
                                  scenario_source=scenarios if scenarios in SOURCES else Path(scenarios).name)
-        if fmt is RecommendFormat.JSON:
-            write_text(json.dumps(doc, indent=1, allow_nan=False), out)
-        else:
-            wide = out is not None or not sys.stdout.isatty()
-            console = Console(record=out is not None, width=200 if wide else None)
-            print_recommend(console, doc, None if limit == 0 else limit)
-            if out is not None:
-                write_text(console.export_text(), out)
+        emit(fmt, out, doc=doc, table=lambda console: print_recommend(console, doc, None if limit == 0 else limit),
+             width=200)
     except CcmError as error:
         raise _fail(error) from None

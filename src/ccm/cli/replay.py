@@ -28,7 +28,8 @@ class Step(StrEnum):
 STEP_SECONDS = {Step.H1: 3600, Step.H2: 7200, Step.D1: 86400}
 
 
-def _moment(text: str | None, option: str) -> np.datetime64 | None:
+def parse_moment(text: str | None, option: str) -> np.datetime64 | None:
+    """An ISO date or time given to ``option`` as datetime64[s] (UTC); None when not given."""
     from ccm.io.prices import parse_timestamp
 
     if text is None:
@@ -52,7 +53,7 @@ def price_path(specs: list[str], *, book_assets: tuple[str, ...], index: dict[st
                          f"({', '.join(book_assets)})", record="--prices", hint="name the assets as the book does")
     stamps, prices = history.timestamps, history.prices[:, keep]
     assets = tuple(history.assets[k] for k in keep)
-    lo, hi = _moment(start, "--from"), _moment(end, "--to")
+    lo, hi = parse_moment(start, "--from"), parse_moment(end, "--to")
     mask = np.ones(stamps.shape[0], dtype=bool)
     if lo is not None:
         mask &= stamps >= lo

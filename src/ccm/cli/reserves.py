@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -161,7 +160,7 @@ def reserves(
     Example: [bold]ccm reserves liabilities.csv -r reserves.json -m market.json -s historical[/bold]
     """
     from ccm.cli.main import _fail
-    from ccm.cli.output import write_text
+    from ccm.cli.output import emit
     from ccm.io.config import load_config
     from ccm.io.liabilities import read_reserves
     from ccm.io.market import load_market
@@ -194,14 +193,7 @@ def reserves(
         doc = reserves_document(backing, under, source=scenarios if scenarios in SCENARIO_SOURCES or scenarios is None
                                 else Path(scenarios).name, as_of=snapshot.as_of.isoformat().replace("+00:00", "Z"),
                                 currency=loaded_config.currency, liabilities_from=described)
-        if fmt is ReservesFormat.JSON:
-            write_text(json.dumps(doc, indent=1, allow_nan=False), out)
-        else:
-            wide = out is not None or not sys.stdout.isatty()
-            console = Console(record=out is not None, width=150 if wide else None)
-            print_reserves(console, doc)
-            if out is not None:
-                write_text(console.export_text(), out)
+        emit(fmt, out, doc=doc, table=lambda console: print_reserves(console, doc), width=150)
     except CcmError as error:
         raise _fail(error) from None
 

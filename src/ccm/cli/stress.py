@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -162,7 +160,7 @@ def stress(
     stress and the cascade still run in this process. The answers are the same.
     """
     from ccm.cli.main import _fail, _progress
-    from ccm.cli.output import write_text
+    from ccm.cli.output import emit
     from ccm.enums import MarginModelName
     from ccm.io.book import load_book
     from ccm.io.config import load_config
@@ -219,15 +217,6 @@ def stress(
         doc = stress_document(result, as_of=snapshot.as_of, currency=loaded_config.currency,
                               source=scenarios if scenarios in SOURCES else Path(scenarios).name, reverse=rev,
                               cascade=cascade_out)
-        if fmt is StressFormat.JSON:
-            write_text(json.dumps(doc, indent=1, allow_nan=False), out)
-        elif fmt is StressFormat.HTML:
-            write_text(stress_html(doc), out)
-        else:
-            wide = out is not None or not sys.stdout.isatty()
-            console = Console(record=out is not None, width=170 if wide else None)
-            print_stress(console, doc)
-            if out is not None:
-                write_text(console.export_text(), out)
+        emit(fmt, out, doc=doc, table=lambda console: print_stress(console, doc), html=lambda: stress_html(doc))
     except CcmError as error:
         raise _fail(error) from None
