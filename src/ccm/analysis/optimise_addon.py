@@ -35,7 +35,7 @@ from ccm._typing import FloatArray, IntArray
 from ccm.book.book import Book
 from ccm.errors import InputError
 from ccm.risk.context import RiskContext
-from ccm.risk.distance import _excess_on_grid, distances_to_liquidation, excess_at
+from ccm.risk.distance import distances_to_liquidation, excess_at, excess_on_grid
 
 #: ``probability(distance_down, distance_up, vol_daily, horizon_days) -> (n,)``; NaN distance = no barrier.
 ProbabilityFunction = Callable[[FloatArray, FloatArray, FloatArray, float], FloatArray]
@@ -114,7 +114,7 @@ def need_grid(ctx: RiskContext, excess_now: FloatArray) -> tuple[FloatArray, Flo
     """
     grid = ADDON_GRID[ADDON_GRID <= ctx.config.distance.max_move]
     k = grid.shape[0]
-    f = _excess_on_grid(ctx, np.arange(ctx.n_accounts), np.concatenate([-grid, grid]))  # (2K, n)
+    f = excess_on_grid(ctx, np.arange(ctx.n_accounts), np.concatenate([-grid, grid]))  # (2K, n)
     now = -excess_now[None, :]
     return np.concatenate([now, -f[:k]]).T, np.concatenate([now, -f[k:]]).T
 

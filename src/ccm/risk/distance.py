@@ -51,8 +51,13 @@ def _grid(ctx: RiskContext) -> FloatArray:
     return grid
 
 
-def _excess_on_grid(ctx: RiskContext, rows: IntArray, moves: FloatArray) -> FloatArray:
-    """f at each of ``moves`` (B,) for accounts ``rows``, shape (B, len(rows)), in chunks of accounts."""
+def excess_on_grid(ctx: RiskContext, rows: IntArray, moves: FloatArray) -> FloatArray:
+    """Adjusted equity − maintenance margin (USD) of accounts ``rows`` under each uniform move, shape (B, len(rows)).
+
+    rows : (R,) account indices into ``ctx``; moves : (B,) relative moves of all non-stable prices (−0.2 = −20 %),
+    one shared by every account per row of the result. Instruments are valued once per move in one batched pass;
+    accounts go in chunks of about ``GRID_CHUNK_CELLS`` (moves × stored positions) to bound memory.
+    """
     out = np.empty((moves.shape[0], rows.shape[0]))
     indptr = ctx.book.positions.indptr
     sizes = indptr[rows + 1] - indptr[rows] + 1
@@ -81,7 +86,7 @@ def distances_to_liquidation(
     k = grid.shape[0]
     results = []
     candidates = np.flatnonzero((excess_now >= 0) & can_breach(ctx))
-    f_grid = _excess_on_grid(ctx, candidates, np.concatenate([-grid, grid])) if candidates.size else None
+    f_grid = excess_on_grid(ctx, candidates, np.concatenate([-grid, grid])) if candidates.size else None
     if on_step:
         on_step()
     for d, direction in enumerate((-1, +1)):
