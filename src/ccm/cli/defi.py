@@ -10,7 +10,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from ccm.cli.render import _pct, _ratio, _usd
+from ccm.cli.render import pct, ratio, usd
 from ccm.risk.context import LENDING_CODE
 from ccm.risk.coverage import CoverageResult
 from ccm.risk.lending_metrics import LendingResult, drop_table, lending_metrics
@@ -49,10 +49,10 @@ def lending_table(result: CoverageResult, lending: LendingResult, *, limit: int 
                            for k in mine)
         hf = lending.health_factor[i]
         style = "red" if hf < 1 else ("yellow" if hf < 1.1 else "")
-        table.add_row(str(result.account_ids[i]), f"[{style}]{_ratio(hf, bool(np.isinf(hf)))}[/]" if style
-                      else _ratio(hf, bool(np.isinf(hf))), _usd(lending.collateral_usd[i]),
-                      _usd(lending.debt_usd[i]), _usd(lending.borrowing_capacity[i]),
-                      _usd(lending.available_to_borrow[i]), _pct(lending.liquidation_drop[i]), prices)
+        table.add_row(str(result.account_ids[i]), f"[{style}]{ratio(hf, bool(np.isinf(hf)))}[/]" if style
+                      else ratio(hf, bool(np.isinf(hf))), usd(lending.collateral_usd[i]),
+                      usd(lending.debt_usd[i]), usd(lending.borrowing_capacity[i]),
+                      usd(lending.available_to_borrow[i]), pct(lending.liquidation_drop[i]), prices)
     return table
 
 
@@ -63,7 +63,7 @@ def drop_table_view(lending: LendingResult) -> Table:
     for col in ("drop", "accounts", "debt", "collateral"):
         table.add_column(col, justify="right")
     for d, a, debt, coll in zip(t.drops, t.accounts, t.debt_usd, t.collateral_usd, strict=True):
-        table.add_row(_pct(d), f"{a:,}", _usd(debt), _usd(coll))
+        table.add_row(pct(d), f"{a:,}", usd(debt), usd(coll))
     return table
 
 
@@ -72,4 +72,4 @@ def print_lending(console: Console, result: CoverageResult, lending: LendingResu
     console.print(drop_table_view(lending))
     if lending.recovery_mode is not None:
         mode = "[red]Recovery Mode[/]" if lending.recovery_mode else "normal mode"
-        console.print(f"Liquity system: TCR {_ratio(lending.tcr)}, {mode}")
+        console.print(f"Liquity system: TCR {ratio(lending.tcr)}, {mode}")

@@ -20,17 +20,20 @@ STATUS_STYLE = {
 }
 
 
-def _usd(x: float) -> str:
+def usd(x: float) -> str:
+    """USD amount, whole dollars with thousands separators; — for NaN / infinity."""
     return "—" if not math.isfinite(x) else f"{x:,.0f}"
 
 
-def _ratio(x: float, unbounded: bool = False) -> str:
+def ratio(x: float, unbounded: bool = False) -> str:
+    """Ratio to 3 decimals; ∞ when ``unbounded``; — for NaN / infinity."""
     if unbounded:
         return "∞"
     return "—" if not math.isfinite(x) else f"{x:,.3f}"
 
 
-def _pct(x: float) -> str:
+def pct(x: float) -> str:
+    """Fraction as a percentage to 1 decimal (0.123 → 12.3%); — for NaN / infinity."""
     return "—" if not math.isfinite(x) else f"{100 * x:.1f}%"
 
 
@@ -53,13 +56,13 @@ def accounts_table(result: CoverageResult, *, limit: int | None = 25, title: str
             str(result.account_ids[i]),
             MARGIN_MODELS[int(result.model[i])].value,
             f"[{STATUS_STYLE[status]}]{status.value}[/]",
-            _usd(result.adjusted_equity[i]),
-            _usd(result.initial_margin[i]),
-            _usd(result.maintenance_margin[i]),
-            _ratio(result.coverage_ratio[i], bool(result.unbounded[i])),
-            _usd(result.shortfall[i]) if result.shortfall[i] > 0 else "",
-            _pct(result.distance_down[i]),
-            _pct(result.distance_up[i]),
+            usd(result.adjusted_equity[i]),
+            usd(result.initial_margin[i]),
+            usd(result.maintenance_margin[i]),
+            ratio(result.coverage_ratio[i], bool(result.unbounded[i])),
+            usd(result.shortfall[i]) if result.shortfall[i] > 0 else "",
+            pct(result.distance_down[i]),
+            pct(result.distance_up[i]),
             driver,
         )
     return table
@@ -75,18 +78,18 @@ def system_table(system: SystemResult, *, as_of: str, currency: str) -> Table:
     rows = [
         ("accounts", f"{system.accounts:,}"),
         ("by status", status_line),
-        ("total equity", _usd(system.total_equity)),
-        ("haircut collateral", _usd(system.total_collateral_value)),
-        ("adjusted equity", _usd(system.total_adjusted_equity)),
-        ("initial margin", _usd(system.total_initial_margin)),
-        ("maintenance margin", _usd(system.total_maintenance_margin)),
-        ("system coverage ratio", _ratio(system.system_coverage_ratio)),
-        ("total shortfall", _usd(system.total_shortfall)),
-        ("coverage quantiles", "  ".join(f"{k} {_ratio(v)}" for k, v in system.coverage_quantiles.items())),
-        ("top-10 concentration", _pct(system.concentration)),
+        ("total equity", usd(system.total_equity)),
+        ("haircut collateral", usd(system.total_collateral_value)),
+        ("adjusted equity", usd(system.total_adjusted_equity)),
+        ("initial margin", usd(system.total_initial_margin)),
+        ("maintenance margin", usd(system.total_maintenance_margin)),
+        ("system coverage ratio", ratio(system.system_coverage_ratio)),
+        ("total shortfall", usd(system.total_shortfall)),
+        ("coverage quantiles", "  ".join(f"{k} {ratio(v)}" for k, v in system.coverage_quantiles.items())),
+        ("top-10 concentration", pct(system.concentration)),
     ]
     if system.largest_shortfalls:
-        rows.append(("largest shortfalls", "  ".join(f"{a} {_usd(s)}" for a, s in system.largest_shortfalls[:3])))
+        rows.append(("largest shortfalls", "  ".join(f"{a} {usd(s)}" for a, s in system.largest_shortfalls[:3])))
     for k, v in rows:
         table.add_row(k, v)
     return table
