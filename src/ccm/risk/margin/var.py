@@ -31,6 +31,12 @@ Anti-procyclicality (EMIR RTS 153/2013 Art 28, ccp.md §6), each optional:
 Order: max(blend (b), floor (c)) × (1 + buffer (a)). IM = that; MM = ``maintenance_ratio`` × IM.
 Assets of the book that the history lacks follow ``ScenarioSet.for_assets`` (stablecoins do not move, others
 follow ``proxy``). The core does no I/O: the history comes in as arrays (:class:`MarketHistory`).
+
+As a margin model of :mod:`ccm.risk.margin` (``ccm metrics --model var --prices …``), :func:`var_margin` takes the
+history from ``RiskContext.history`` and the parameters from ``RiskConfig.var`` (config ``margin.var``). Under
+uniform moves (distance to liquidation) the whole model is rerun at each account's moved market: positions struck
+at the moved marks, the same historical returns applied on top (options repriced), parametric deltas re-measured
+there, the APC parts likewise (:func:`moved_pnl`).
 """
 
 from __future__ import annotations
@@ -326,7 +332,8 @@ def var_requirement(ctx: RiskContext, history: MarketHistory, params: VarParams,
         initial, tail = margin_at(None)
         position_loss = position_driver(marked_positions(ctx), tail.multiplier)
     else:
-        grid = np.asarray(moves, dtype=float).reshape(-1, ctx.n_accounts)
+        moves = np.asarray(moves, dtype=float)
+        grid = moves.reshape(-1, ctx.n_accounts) if ctx.n_accounts else np.zeros((moves.size and 1, 0))
         initial = np.stack([margin_at(row)[0] for row in grid]).reshape(np.shape(moves))  # the B moves
         position_loss = np.zeros(ctx.book.positions.nnz)
     return Requirement(
