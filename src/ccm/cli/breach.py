@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ccm.cli.output import json_number
 from ccm.enums import STATUSES, MarginModelName
 from ccm.errors import CcmError, InputError
 
@@ -33,11 +34,6 @@ class VolModel(StrEnum):
 class DriftChoice(StrEnum):
     ZERO = "zero"
     MARTINGALE = "martingale"
-
-
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def asset_vols(specs: list[str], *, assets: tuple[str, ...], moving: np.ndarray, as_of: np.datetime64,
@@ -78,10 +74,10 @@ def breach_document(run, breach, *, as_of, currency: str, vol_model: str, vols: 
     p = breach.probability
     accounts = [
         {"account": str(result.account_ids[i]), "status": str(STATUSES[int(result.status[i])]),
-         "coverage_ratio": _num(result.coverage_ratio[i]), "distance_down": _num(breach.distance_down[i]),
-         "distance_up": _num(breach.distance_up[i]),
+         "coverage_ratio": json_number(result.coverage_ratio[i]), "distance_down": json_number(breach.distance_down[i]),
+         "distance_up": json_number(breach.distance_up[i]),
          "dominant_asset": assets[int(breach.dominant[i])] if breach.dominant[i] >= 0 else None,
-         "vol_daily": _num(breach.vol_daily[i]) if breach.dominant[i] >= 0 else None,
+         "vol_daily": json_number(breach.vol_daily[i]) if breach.dominant[i] >= 0 else None,
          "breach_probability": float(p[i])}
         for i in range(result.account_ids.shape[0])
     ]
@@ -89,7 +85,7 @@ def breach_document(run, breach, *, as_of, currency: str, vol_model: str, vols: 
         "as_of": as_of.isoformat(), "currency": currency, "horizon_hours": horizon_hours,
         "model": "analytic first passage", "drift": breach.drift, "vol_model": vol_model,
         "volatility": {"as_of": None if vol_as_of is None else str(vol_as_of),
-                       "daily": {a: _num(v) for a, v in zip(assets, vols, strict=True) if math.isfinite(v)}},
+                       "daily": {a: json_number(v) for a, v in zip(assets, vols, strict=True) if math.isfinite(v)}},
         "summary": {"accounts": len(accounts), "expected_breaches": float(p.sum()),
                     "already_breached": int((p >= 1.0).sum()),
                     "above_50pct": int((p > 0.5).sum()), "above_5pct": int((p > 0.05).sum())},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,12 @@ from rich.console import Console
 from ccm.io.files import write_text_atomic
 
 FILE_WIDTH = 170  # columns of a table written to a file or a pipe (a terminal uses its own width)
+
+
+def json_number(x: float) -> float | None:
+    """``x`` as a JSON number: a Python float, None for NaN or infinity (documents never hold NaN)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
 
 
 def write_text(text: str, out: Path | None) -> None:

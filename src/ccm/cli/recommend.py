@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ccm.cli.output import json_number
 from ccm.errors import CcmError, InputError
 
 VOL_MODELS = ("ewma", "garch", "gjr", "gbm")
@@ -20,12 +21,6 @@ VOL_MODELS = ("ewma", "garch", "gjr", "gbm")
 class RecommendFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
-
-
-def _num(x) -> float | None:
-    """JSON number, None for NaN / infinity."""
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def forecast_vols(ctx, prices: list[str] | None, model: str, as_of: np.datetime64, horizon_days: float) -> np.ndarray:
@@ -48,27 +43,30 @@ def recommend_document(result, *, as_of: str, currency: str, target: float, hori
     add, sw, hc = result.addons, result.swaps, result.haircuts
     above = np.flatnonzero(add.breach_probability > target)
     above = above[np.argsort(-np.nan_to_num(add.addon_usd[above], nan=np.inf), kind="stable")]
-    addons = [{"account": str(add.account_ids[i]), "breach_probability": _num(add.breach_probability[i]),
-               "addon_usd": _num(add.addon_usd[i]), "probability_after": _num(add.probability_after[i]),
-               "vol_daily": _num(add.vol_daily[i]), "distance_down": _num(add.distance_down[i]),
-               "distance_up": _num(add.distance_up[i]), "distance_down_after": _num(add.distance_down_after[i]),
-               "distance_up_after": _num(add.distance_up_after[i])} for i in above]
+    addons = [{"account": str(add.account_ids[i]), "breach_probability": json_number(add.breach_probability[i]),
+               "addon_usd": json_number(add.addon_usd[i]), "probability_after": json_number(add.probability_after[i]),
+               "vol_daily": json_number(add.vol_daily[i]), "distance_down": json_number(add.distance_down[i]),
+               "distance_up": json_number(add.distance_up[i]),
+               "distance_down_after": json_number(add.distance_down_after[i]),
+               "distance_up_after": json_number(add.distance_up_after[i])} for i in above]
     position = {int(r): j for j, r in enumerate(sw.rows)}
     swaps = []
     for k in range(sw.sell.shape[0]):
         j = position[int(sw.account_row[k])]
         swaps.append({"account": str(add.account_ids[sw.account_row[k]]), "sell": sw.assets[sw.sell[k]],
-                      "sell_qty": _num(sw.sell_qty[k]), "buy": sw.assets[sw.buy[k]], "buy_qty": _num(sw.buy_qty[k]),
-                      "sell_usd": _num(sw.sell_usd[k]), "cost_usd": _num(sw.cost_usd[k]),
-                      "stressed_coverage_before": _num(sw.coverage_before[j]),
-                      "stressed_coverage_after": _num(sw.coverage_after[j]),
-                      "stressed_equity_before": _num(sw.worst_before[j]),
-                      "stressed_equity_after": _num(sw.worst_after[j]),
+                      "sell_qty": json_number(sw.sell_qty[k]), "buy": sw.assets[sw.buy[k]],
+                      "buy_qty": json_number(sw.buy_qty[k]),
+                      "sell_usd": json_number(sw.sell_usd[k]), "cost_usd": json_number(sw.cost_usd[k]),
+                      "stressed_coverage_before": json_number(sw.coverage_before[j]),
+                      "stressed_coverage_after": json_number(sw.coverage_after[j]),
+                      "stressed_equity_before": json_number(sw.worst_before[j]),
+                      "stressed_equity_after": json_number(sw.worst_after[j]),
                       "worst_scenario_before": result.scenario_names[sw.worst_scenario_before[j]],
                       "worst_scenario_after": result.scenario_names[sw.worst_scenario_after[j]]})
-    haircuts = [{"asset": a, "current": _num(hc.current[k]), "proposed": _num(hc.proposed[k]),
-                 "action": hc.action[k], "forecast_vol": _num(hc.forecast_vol[k]),
-                 "configured_vol": _num(hc.configured_vol[k]), "reference_value_usd": _num(hc.reference_value_usd[k]),
+    haircuts = [{"asset": a, "current": json_number(hc.current[k]), "proposed": json_number(hc.proposed[k]),
+                 "action": hc.action[k], "forecast_vol": json_number(hc.forecast_vol[k]),
+                 "configured_vol": json_number(hc.configured_vol[k]),
+                 "reference_value_usd": json_number(hc.reference_value_usd[k]),
                  "reason": hc.reason[k]} for k, a in enumerate(hc.assets)]
     finite = np.isfinite(add.addon_usd)
     return {

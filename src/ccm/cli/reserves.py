@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ccm.cli.output import json_number
 from ccm.errors import CcmError, InputError
 
 SCENARIO_SOURCES = ("historical", "hypothetical", "all")
@@ -32,12 +33,8 @@ class ReservesFormat(StrEnum):
     JSON = "json"
 
 
-def _ratio(value: float) -> float | None:
-    return None if not math.isfinite(value) else float(value)
-
-
 def _ratios(reserve: float, haircut: float) -> dict:
-    return {"reserve_ratio": _ratio(reserve), "haircut_reserve_ratio": _ratio(haircut),
+    return {"reserve_ratio": json_number(reserve), "haircut_reserve_ratio": json_number(haircut),
             "unbounded": not math.isfinite(reserve)}
 
 
@@ -123,25 +120,6 @@ def _load_liabilities(path: Path, decimals: int) -> tuple[tuple[str, ...], np.nd
     return table.assets, table.totals, f"{len(table.customer_ids):,} customers"
 
 
-def _scenario_set(source: str, assets: tuple[str, ...], stable: np.ndarray):
-    from ccm.scenario import ScenarioSet, historical_events, standard_hypotheticals
-
-    stable_names = {a for a, s in zip(assets, stable, strict=True) if s}
-    if source == "historical":
-        return historical_events(assets, stable=stable_names)
-    if source == "hypothetical":
-        return standard_hypotheticals(assets, stable_names)
-    if source == "all":
-        return ScenarioSet.concat([historical_events(assets, stable=stable_names),
-                                   standard_hypotheticals(assets, stable_names)])
-    from ccm.io.scenarios import load_scenarios
-
-    if not Path(source).exists():
-        raise InputError(f"unknown scenario source {source!r}", record="--scenarios",
-                         hint=f"use one of {', '.join(SCENARIO_SOURCES)} or a scenario file (.json, .yaml, .csv)")
-    return load_scenarios(source)
-
-
 def reserves(
     liabilities: Path = typer.Argument(..., help="Liabilities: a customer_id,asset,balance CSV, or the root.json "
                                        "of ccm por build (its per-asset totals)."),
@@ -161,6 +139,7 @@ def reserves(
     """
     from ccm.cli.main import _fail
     from ccm.cli.output import emit
+    from ccm.cli.stress import library_scenarios
     from ccm.io.config import load_config
     from ccm.io.liabilities import read_reserves
     from ccm.io.market import load_market
@@ -187,7 +166,8 @@ def reserves(
             under = None
             if scenarios is not None:
                 under = backing_under_scenarios(assets, owed, reserve_qty, prices, table,
-                                                _scenario_set(scenarios, assets, table.stable))
+                                                library_scenarios(scenarios, assets, table.stable,
+                                                                  offered=SCENARIO_SOURCES))
         except InputError as error:
             raise error.relocated({"config": str(config or "built-in default config")}) from None
         doc = reserves_document(backing, under, source=scenarios if scenarios in SCENARIO_SOURCES or scenarios is None

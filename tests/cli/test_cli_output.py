@@ -1,0 +1,53 @@
+"""``ccm.cli.output``: the one place commands render JSON, a rich table or HTML to stdout or a file."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ccm.cli.output import emit, json_number
+
+
+def _never(*_):
+    raise AssertionError("the table renderer must not run for this format")
+
+
+def test_json_to_a_file_is_indented_with_null_for_none(tmp_path):
+    out = tmp_path / "doc.json"
+    emit("json", out, doc={"a": 1.5, "b": None, "c": [1, 2]}, table=_never)
+    assert out.read_text() == '{\n "a": 1.5,\n "b": null,\n "c": [\n  1,\n  2\n ]\n}'
+
+
+def test_json_refuses_nan_and_writes_nothing(tmp_path):
+    out = tmp_path / "doc.json"
+    with pytest.raises(ValueError):
+        emit("json", out, doc={"x": math.nan}, table=_never)
+    assert not out.exists()
+
+
+def test_table_to_a_file_is_plain_text_at_the_given_width(tmp_path):
+    out = tmp_path / "table.txt"
+    emit("table", out, doc=None, table=lambda console: (console.print("[bold red]hello[/]"), console.rule()),
+         width=40)
+    assert out.read_text().splitlines() == ["hello", "─" * 40]
+
+
+def test_table_to_a_pipe_prints_to_stdout(capsys):
+    emit("table", None, doc=None, table=lambda console: console.print("[bold]plain[/]"))
+    assert capsys.readouterr().out == "plain\n"
+
+
+def test_html_is_written_as_given_and_only_where_offered(tmp_path):
+    out = tmp_path / "page.html"
+    emit("html", out, doc=None, table=_never, html=lambda: "<p>report</p>")
+    assert out.read_text() == "<p>report</p>"
+    with pytest.raises(ValueError):
+        emit("html", tmp_path / "none.html", doc=None, table=_never)
+
+
+def test_json_number_is_a_float_or_none():
+    assert json_number(np.float64(2.5)) == 2.5 and type(json_number(np.float64(2.5))) is float
+    assert json_number(np.int64(3)) == 3.0
+    assert json_number(math.inf) is None and json_number(-np.inf) is None and json_number(np.nan) is None
