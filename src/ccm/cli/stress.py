@@ -38,22 +38,35 @@ def default_price_specs(assets: tuple[str, ...], stable: np.ndarray) -> list[str
     return specs
 
 
+def library_scenarios(source: str, assets: tuple[str, ...], stable: np.ndarray, *, offered: tuple[str, ...] = SOURCES):
+    """The ScenarioSet of ``source`` for ``assets`` (stable: bool mask (n_assets,), stables do not move): historical
+    (built-in crypto crashes), hypothetical (standard shocks), all (both), or a scenario file. ``offered`` lists
+    the sources the command takes, for the error on an unknown one."""
+    from ccm.io.scenarios import load_scenarios
+    from ccm.scenario import ScenarioSet, historical_events, standard_hypotheticals
+
+    stable_names = {a for a, s in zip(assets, stable, strict=True) if s}
+    if source == "historical":
+        return historical_events(assets, stable=stable_names)
+    if source == "hypothetical":
+        return standard_hypotheticals(assets, stable_names)
+    if source == "all":
+        return ScenarioSet.concat([historical_events(assets, stable=stable_names),
+                                   standard_hypotheticals(assets, stable_names)])
+    if not Path(source).exists():
+        raise InputError(f"unknown scenario source {source!r}", record="--scenarios",
+                         hint=f"use one of {', '.join(offered)} or a scenario file (.json, .yaml, .csv)")
+    return load_scenarios(source)
+
+
 def build_scenarios(source: str, ctx, *, prices: list[str] | None, paths: int, seed: int, horizon_days: float,
                     distribution: str):
-    """The ScenarioSet named by ``source`` (a library name or a scenario file) for the book of ``ctx``."""
-    from ccm.scenario import ScenarioSet, historical_events, monte_carlo_from_prices, standard_hypotheticals
-
+    """The ScenarioSet named by ``source`` (a library name, montecarlo, histsim or a scenario file) for the book of
+    ``ctx``."""
     assets = ctx.book.assets
-    stable = {a for a, s in zip(assets, ctx.haircuts.stable, strict=True) if s}
-    if source == "historical":
-        return historical_events(assets, stable=stable)
-    if source == "hypothetical":
-        return standard_hypotheticals(assets, stable)
-    if source == "all":
-        return ScenarioSet.concat([historical_events(assets, stable=stable), standard_hypotheticals(assets, stable)])
     if source in ("montecarlo", "histsim"):
         from ccm.io.prices import read_prices
-        from ccm.scenario import historical_simulation
+        from ccm.scenario import historical_simulation, monte_carlo_from_prices
 
         specs = prices or default_price_specs(assets, ctx.haircuts.stable)
         if not specs:
@@ -67,12 +80,7 @@ def build_scenarios(source: str, ctx, *, prices: list[str] | None, paths: int, s
         return monte_carlo_from_prices(history.prices, history.assets, paths=paths,
                                        rng=np.random.default_rng(seed), horizon_days=horizon_days,
                                        distribution=distribution)
-    from ccm.io.scenarios import load_scenarios
-
-    if not Path(source).exists():
-        raise InputError(f"unknown scenario source {source!r}", record="--scenarios",
-                         hint=f"use one of {', '.join(SOURCES)} or a scenario file (.json, .yaml, .csv)")
-    return load_scenarios(source)
+    return library_scenarios(source, assets, ctx.haircuts.stable)
 
 
 def _usd(x) -> str:
