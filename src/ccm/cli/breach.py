@@ -12,16 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccm.cli.output import json_number
+from ccm.cli.output import Format, json_number
 from ccm.enums import STATUSES, MarginModelName
 from ccm.errors import CcmError, InputError
 
 DAY_SECONDS = 86_400
-
-
-class BreachFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
 
 
 class VolModel(StrEnum):
@@ -131,8 +126,7 @@ def breach(
                                       "log drift −σ²/2 (driftless price)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="Risk configuration YAML."),
     model: MarginModelName | None = typer.Option(None, "--model", help="Margin every account with this model."),
-    fmt: BreachFormat = typer.Option(BreachFormat.TABLE, "--format", "-f", help="table for people, json for "
-                                     "machines."),
+    fmt: Format = typer.Option(Format.TABLE, "--format", "-f", help="table for people, json for machines."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout (atomically)."),
     limit: int = typer.Option(25, "--limit", help="Accounts shown in the table, most likely to breach first "
                               "(0 = all)."),
@@ -163,7 +157,7 @@ def breach(
         loaded_book = load_book(book)
         try:
             run = _run(loaded_book, snapshot, loaded_config, model=model, with_distance=True,
-                       show_progress=fmt is BreachFormat.TABLE or out is not None)
+                       show_progress=fmt is Format.TABLE or out is not None)
             ctx = run.context
             vols, vol_as_of = np.full(ctx.book.n_assets, np.nan), None
             if ctx.moving.any():  # a book of stablecoins only has no distance to liquidation and needs no vol

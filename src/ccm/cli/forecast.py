@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ccm.cli.output import Format
 from ccm.errors import CcmError, InputError
 
 DAY = 86400
@@ -27,11 +28,6 @@ class ModelChoice(StrEnum):
     GJR = "gjr"
     GBM = "gbm"
     ALL = "all"
-
-
-class ForecastFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
 
 
 def _is_single_asset_file(spec: str) -> bool:
@@ -257,8 +253,7 @@ def forecast(
                                             "feature of gbm."),
     intraday: Path | None = typer.Option(None, "--intraday", help="Intraday prices (e.g. 2-hour BTC_USDT_2h.csv): "
                                          "gbm's realised-variance features use the sum of squared intraday returns."),
-    fmt: ForecastFormat = typer.Option(ForecastFormat.TABLE, "--format", "-f", help="table for people, json for "
-                                       "machines."),
+    fmt: Format = typer.Option(Format.TABLE, "--format", "-f", help="table for people, json for machines."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout (atomically)."),
 ) -> None:
     """Forecast an asset's volatility with EWMA (RiskMetrics 0.94), GARCH(1,1), GJR-GARCH and gradient boosting on
@@ -280,7 +275,7 @@ def forecast(
         start = first_test_origin(stamps, test_from)
         chosen = MODEL_NAMES if model is ModelChoice.ALL else (model.value,)
         results = {}
-        with _progress(fmt is ForecastFormat.TABLE or out is not None) as progress:
+        with _progress(fmt is Format.TABLE or out is not None) as progress:
             for choice in dict.fromkeys((BASELINE, *chosen)):
                 task = progress.add_task(choice, total=None)
                 results[choice] = rolling_evaluation(

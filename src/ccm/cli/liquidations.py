@@ -3,7 +3,6 @@ protocol's liquidation rules (docs/liquidation-economics.md)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ccm.cli.output import Format
 from ccm.errors import CcmError, InputError
-
-
-class LiquidationsFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
 
 
 def _level(c: float) -> str:
@@ -152,7 +147,7 @@ def liquidations(
     stability_pool: float = typer.Option(0.0, "--stability-pool", min=0.0, help="Liquity: LUSD in the Stability "
                                          "Pool (what it cannot offset is redistributed)."),
     seed: int = typer.Option(7, "--seed", help="Random seed."),
-    fmt: LiquidationsFormat = typer.Option(LiquidationsFormat.TABLE, "--format", "-f", help="table or json."),
+    fmt: Format = typer.Option(Format.TABLE, "--format", "-f", help="table or json."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout (atomically)."),
 ) -> None:
     """Liquidations at risk and bad-debt VaR (95%, 99%) of the book's borrowers under a DeFi protocol's
@@ -195,7 +190,7 @@ def liquidations(
                                          impact_scale=scale, debt_assets=borrowed, stability_pool_usd=stability_pool)
             worsening = (worsening_accounts(collateral, debt, asset_prices, params)
                          if params.protocol == AAVE_V3 else None)
-            with _progress(fmt is LiquidationsFormat.TABLE or out is not None) as progress:
+            with _progress(fmt is Format.TABLE or out is not None) as progress:
                 task = progress.add_task("paths", total=paths)
                 risk = liquidations_at_risk(
                     collateral, debt, asset_prices, loaded_book.assets, cov, params, impact_scale=scale, paths=paths,

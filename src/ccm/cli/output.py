@@ -6,6 +6,7 @@ import json
 import math
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 
 from rich.console import Console
@@ -13,6 +14,13 @@ from rich.console import Console
 from ccm.io.files import write_text_atomic
 
 FILE_WIDTH = 170  # columns of a table written to a file or a pipe (a terminal uses its own width)
+
+
+class Format(StrEnum):
+    """``--format`` of a command whose result is a table for people or JSON for machines."""
+
+    TABLE = "table"
+    JSON = "json"
 
 
 def json_number(x: float) -> float | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from datetime import UTC
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccm.cli.output import json_number
+from ccm.cli.output import Format, json_number
 from ccm.errors import CcmError, InputError
 
 VOL_MODELS = ("ewma", "garch", "gjr", "gbm")
-
-
-class RecommendFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
 
 
 def forecast_vols(ctx, prices: list[str] | None, model: str, as_of: np.datetime64, horizon_days: float) -> np.ndarray:
@@ -160,7 +154,7 @@ def recommend(
     max_swap_accounts: int = typer.Option(100, "--max-swap-accounts", help="Optimise at most this many of the "
                                           "accounts whose worst stressed coverage is below 1, worst first."),
     addon_asset: str = typer.Option("USDC", "--addon-asset", help="Stablecoin in which add-ons are posted."),
-    fmt: RecommendFormat = typer.Option(RecommendFormat.TABLE, "--format", "-f", help="table or json."),
+    fmt: Format = typer.Option(Format.TABLE, "--format", "-f", help="table or json."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout (atomically)."),
     limit: int = typer.Option(25, "--limit", help="Rows per table in the table view (0 = all)."),
 ) -> None:
@@ -200,7 +194,7 @@ def recommend(
                                     loaded_config)
             scenario_set = build_scenarios(scenarios, ctx, prices=None, paths=1, seed=0, horizon_days=1.0,
                                            distribution="t")
-            with _progress(fmt is RecommendFormat.TABLE or out is not None) as progress:
+            with _progress(fmt is Format.TABLE or out is not None) as progress:
                 progress.add_task("forecast", total=None)
                 as_of = np.datetime64(snapshot.as_of.astimezone(UTC).replace(tzinfo=None), "s")
                 vols = forecast_vols(ctx, prices, vol_model, as_of, horizon_hours / 24.0)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccm.cli.output import json_number
+from ccm.cli.output import Format, json_number
 from ccm.errors import CcmError, InputError
 
 SCENARIO_SOURCES = ("historical", "hypothetical", "all")
@@ -26,11 +25,6 @@ por_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-
-
-class ReservesFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
 
 
 def _ratios(reserve: float, haircut: float) -> dict:
@@ -129,7 +123,7 @@ def reserves(
     scenarios: str | None = typer.Option(None, "--scenarios", "-s", help="Also under scenarios: historical, "
                                          "hypothetical, all, or a scenario file (.json/.yaml/.csv)."),
     decimals: int = typer.Option(8, "--decimals", help="Decimal places of CSV balances."),
-    fmt: ReservesFormat = typer.Option(ReservesFormat.TABLE, "--format", "-f", help="table or json."),
+    fmt: Format = typer.Option(Format.TABLE, "--format", "-f", help="table or json."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout (atomically)."),
 ) -> None:
     """Backing ratios: reserves and haircut reserves ÷ liabilities, per asset and in total (USD), now and in the
@@ -240,7 +234,7 @@ def prove(
 def verify(
     proof_file: Path = typer.Argument(..., help="A customer's proof JSON (from ccm por prove)."),
     root_file: Path = typer.Option(..., "--root", help="The published root.json."),
-    fmt: ReservesFormat = typer.Option(ReservesFormat.TABLE, "--format", "-f", help="table (one line) or json."),
+    fmt: Format = typer.Option(Format.TABLE, "--format", "-f", help="table (one line) or json."),
 ) -> None:
     """Check an inclusion proof against the published root: exit 0 if valid, 1 (with the reason) if not, 2 if a
     file cannot be read."""
@@ -260,7 +254,7 @@ def verify(
     else:
         result = verify_proof(proof, root)
     balances = {a: format_units(b, proof_decimals) for a, b in zip(proof.assets, proof.balances, strict=True)}
-    if fmt is ReservesFormat.JSON:
+    if fmt is Format.JSON:
         typer.echo(json.dumps({"valid": result.valid, "reason": result.reason, "customer_id": proof.customer_id,
                                "balances": balances, "root_hash": root.hash.hex()}, indent=1))
     elif result.valid:
