@@ -104,3 +104,18 @@ def test_prices_after_the_snapshot_only_exit_2(files, tmp_path):
     result = runner.invoke(app, ["metrics", str(files / "book.json"), "--market", str(files / "market.json"),
                                  "--model", "var", "--prices", f"BTC={late}", "--format", "json"])
     assert result.exit_code == 2 and "--prices" in result.output
+
+
+def test_an_account_of_the_book_on_var_uses_the_history_and_needs_it(files, tmp_path):
+    """``margin_model: var`` in the book (no --model): the same margin as --model var; without --prices, exit 2."""
+    book = json.loads((files / "book.json").read_text())
+    book["accounts"][0]["margin_model"] = "var"
+    path = tmp_path / "book-var.json"
+    path.write_text(json.dumps(book))
+    result = runner.invoke(app, ["metrics", str(path), "--market", str(files / "market.json"), "--prices",
+                                 f"BTC={files / 'btc.csv'}", "--format", "json", "--no-distance"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["accounts"][0]["initial_margin"] == pytest.approx(_hand_historical_var(),
+                                                                                       rel=1e-9)
+    missing = runner.invoke(app, ["metrics", str(path), "--market", str(files / "market.json"), "--format", "json"])
+    assert missing.exit_code == 2 and "long-perp" in missing.output and "--prices" in missing.output

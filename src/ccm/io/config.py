@@ -161,7 +161,7 @@ class ConfigIn(BaseModel):
     inherit_default: bool | None = None
     currency: Annotated[str, Field(min_length=1)] | None = None
     # var is not offered here: a var account needs a price history (ccm metrics --model var --prices …)
-    default_model: Literal["standard", "portfolio", "lending"] | None = None
+    default_model: Literal["standard", "portfolio", "lending", "var"] | None = None
     thresholds: ThresholdsIn | None = None
     haircut_confidence_z: NonNegative | None = None
     assets: dict[str, AssetIn] | None = None
