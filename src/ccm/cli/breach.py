@@ -143,7 +143,7 @@ def breach(
     from ccm.analysis.breach import account_breach_probability
     from ccm.cli.main import _fail, _run
     from ccm.cli.output import emit
-    from ccm.cli.stress import default_price_specs
+    from ccm.cli.stress import price_specs
     from ccm.io.book import load_book
     from ccm.io.config import load_config
     from ccm.io.market import load_market
@@ -161,7 +161,7 @@ def breach(
             ctx = run.context
             vols, vol_as_of = np.full(ctx.book.n_assets, np.nan), None
             if ctx.moving.any():  # a book of stablecoins only has no distance to liquidation and needs no vol
-                specs = list(prices) if prices else default_price_specs(ctx.book.assets, ctx.haircuts.stable)
+                specs = price_specs(prices, ctx.book.assets, ctx.haircuts.stable)
                 if not specs:
                     raise InputError("no price history found for the book's assets in $CCM_DATA_DIR",
                                      record="--prices", hint="give --prices ASSET=FILE")

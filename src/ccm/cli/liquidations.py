@@ -21,7 +21,7 @@ def _level(c: float) -> str:
 def _covariance(assets, stable, needed, prices: list[str] | None, ewma_lambda: float):
     """Daily EWMA covariance (n_assets, n_assets) of the assets in ``needed`` from --prices or CCM_DATA_DIR;
     zero rows for the rest (they do not move). Also returns a description of the history used."""
-    from ccm.cli.stress import default_price_specs
+    from ccm.cli.stress import price_specs
     from ccm.io.prices import read_prices
     from ccm.scenario.montecarlo import estimate_covariance
 
@@ -29,7 +29,7 @@ def _covariance(assets, stable, needed, prices: list[str] | None, ewma_lambda: f
     cov = np.zeros((n, n))
     if not needed.any():
         return cov, None
-    specs = prices or default_price_specs(assets, stable)
+    specs = price_specs(prices, assets, stable)
     history = read_prices(specs, drop_bad=True) if specs else None
     have = set(history.assets) if history is not None else set()
     missing = [a for a, need in zip(assets, needed, strict=True) if need and a not in have]

@@ -21,9 +21,9 @@ def forecast_vols(ctx, prices: list[str] | None, model: str, as_of: np.datetime6
     """Forecast daily vol per book asset from ``--prices`` (default: CCM_DATA_DIR's daily files) up to ``as_of``
     (``ccm breach``'s reader); all NaN — the configured vols — when no history is found."""
     from ccm.cli.breach import asset_vols
-    from ccm.cli.stress import default_price_specs
+    from ccm.cli.stress import price_specs
 
-    specs = list(prices) if prices else default_price_specs(ctx.book.assets, ctx.haircuts.stable)
+    specs = price_specs(prices, ctx.book.assets, ctx.haircuts.stable)
     if not specs:
         return np.full(len(ctx.book.assets), np.nan)
     vols, _ = asset_vols(specs, assets=ctx.book.assets, moving=ctx.moving, as_of=as_of, vol_model=model,

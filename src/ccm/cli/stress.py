@@ -27,8 +27,11 @@ class Distribution(StrEnum):
     T = "t"
 
 
-def default_price_specs(assets: tuple[str, ...], stable: np.ndarray) -> list[str]:
-    """ASSET=FILE pairs for the book's non-stable assets from ``CCM_DATA_DIR`` (Yahoo daily files)."""
+def price_specs(given: list[str] | None, assets: tuple[str, ...], stable: np.ndarray) -> list[str]:
+    """The ``--prices`` specs ``given``, else ASSET=FILE pairs for the non-stable ``assets`` (stable: bool mask
+    (n_assets,)) whose Yahoo daily file is in ``CCM_DATA_DIR``; empty when there are neither."""
+    if given:
+        return list(given)
     root = Path(os.environ.get("CCM_DATA_DIR", "../shared/data")) / "budydeveloper_crypto-dataset"
     specs = []
     for asset, is_stable in zip(assets, stable, strict=True):
@@ -68,7 +71,7 @@ def build_scenarios(source: str, ctx, *, prices: list[str] | None, paths: int, s
         from ccm.io.prices import read_prices
         from ccm.scenario import historical_simulation, monte_carlo_from_prices
 
-        specs = prices or default_price_specs(assets, ctx.haircuts.stable)
+        specs = price_specs(prices, assets, ctx.haircuts.stable)
         if not specs:
             raise InputError(f"{source} needs a price history and none was found", record="--prices",
                              hint="pass --prices BTC=btc.csv --prices ETH=eth.csv (or one wide CSV), "
