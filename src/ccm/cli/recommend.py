@@ -14,8 +14,6 @@ from rich.table import Table
 from ccm.cli.output import Format, json_number
 from ccm.errors import CcmError, InputError
 
-VOL_MODELS = ("ewma", "garch", "gjr", "gbm")
-
 
 def forecast_vols(ctx, prices: list[str] | None, model: str, as_of: np.datetime64, horizon_days: float) -> np.ndarray:
     """Forecast daily vol per book asset from ``--prices`` (default: CCM_DATA_DIR's daily files) up to ``as_of``
@@ -164,6 +162,7 @@ def recommend(
     Example: [bold]ccm recommend examples/book.json -m examples/market.json --target-probability 0.01
     --horizon-hours 24 -f json[/bold]
     """
+    from ccm.analysis.forecast import MODEL_NAMES
     from ccm.analysis.optimise import recommend as run_recommend
     from ccm.cli.main import _fail, _progress
     from ccm.cli.output import emit
@@ -180,9 +179,9 @@ def recommend(
                              record="--target-probability")
         if not (horizon_hours > 0 and math.isfinite(horizon_hours)):
             raise InputError(f"horizon must be > 0 hours, got {horizon_hours}", record="--horizon-hours")
-        if vol_model not in VOL_MODELS:
+        if vol_model not in MODEL_NAMES:
             raise InputError(f"unknown volatility model {vol_model!r}", record="--vol-model",
-                             hint=f"use one of {', '.join(VOL_MODELS)}")
+                             hint=f"use one of {', '.join(MODEL_NAMES)}")
         if scenarios in ("montecarlo", "histsim"):
             raise InputError(f"{scenarios} scenarios are not offered for swaps", record="--scenarios",
                              hint="use hypothetical, historical, all or a scenario file")
