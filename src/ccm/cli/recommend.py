@@ -166,7 +166,7 @@ def recommend(
     from ccm.analysis.optimise import recommend as run_recommend
     from ccm.cli.main import _fail, _progress
     from ccm.cli.output import emit
-    from ccm.cli.stress import SOURCES, build_scenarios
+    from ccm.cli.stress import build_scenarios, scenario_label
     from ccm.io.book import load_book
     from ccm.io.config import load_config
     from ccm.io.market import load_market
@@ -207,7 +207,7 @@ def recommend(
                 from None
         doc = recommend_document(result, as_of=snapshot.as_of.isoformat(), currency=loaded_config.currency,
                                  target=target_probability, horizon_hours=horizon_hours, vol_model=vol_model,
-                                 scenario_source=scenarios if scenarios in SOURCES else Path(scenarios).name)
+                                 scenario_source=scenario_label(scenarios))
         emit(fmt, out, doc=doc, table=lambda console: print_recommend(console, doc, None if limit == 0 else limit),
              width=200)
     except CcmError as error:

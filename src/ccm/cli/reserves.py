@@ -133,7 +133,7 @@ def reserves(
     """
     from ccm.cli.main import _fail
     from ccm.cli.output import emit
-    from ccm.cli.stress import library_scenarios
+    from ccm.cli.stress import library_scenarios, scenario_label
     from ccm.io.config import load_config
     from ccm.io.liabilities import read_reserves
     from ccm.io.market import load_market
@@ -164,8 +164,8 @@ def reserves(
                                                                   offered=SCENARIO_SOURCES))
         except InputError as error:
             raise error.relocated({"config": str(config or "built-in default config")}) from None
-        doc = reserves_document(backing, under, source=scenarios if scenarios in SCENARIO_SOURCES or scenarios is None
-                                else Path(scenarios).name, as_of=snapshot.as_of.isoformat().replace("+00:00", "Z"),
+        doc = reserves_document(backing, under, as_of=snapshot.as_of.isoformat().replace("+00:00", "Z"),
+                                source=None if scenarios is None else scenario_label(scenarios, SCENARIO_SOURCES),
                                 currency=loaded_config.currency, liabilities_from=described)
         emit(fmt, out, doc=doc, table=lambda console: print_reserves(console, doc), width=150)
     except CcmError as error:

@@ -62,6 +62,11 @@ def library_scenarios(source: str, assets: tuple[str, ...], stable: np.ndarray, 
     return load_scenarios(source)
 
 
+def scenario_label(source: str, offered: tuple[str, ...] = SOURCES) -> str:
+    """How a result document names ``source``: the library name, or the scenario file's name without its folder."""
+    return source if source in offered else Path(source).name
+
+
 def build_scenarios(source: str, ctx, *, prices: list[str] | None, paths: int, seed: int, horizon_days: float,
                     distribution: str):
     """The ScenarioSet named by ``source`` (a library name, montecarlo, histsim or a scenario file) for the book of
@@ -226,7 +231,7 @@ def stress(
             raise error.relocated({"market": str(market), "config": str(config or "built-in default config")}) \
                 from None
         doc = stress_document(result, as_of=snapshot.as_of, currency=loaded_config.currency,
-                              source=scenarios if scenarios in SOURCES else Path(scenarios).name, reverse=rev,
+                              source=scenario_label(scenarios), reverse=rev,
                               cascade=cascade_out)
         emit(fmt, out, doc=doc, table=lambda console: print_stress(console, doc), html=lambda: stress_html(doc))
     except CcmError as error:
