@@ -184,3 +184,65 @@ def test_written_liabilities_read_back_exactly(tmp_path):
     table = read_liabilities(path)
     assert table.customer_ids == tuple(ids)
     assert table.units.tolist() == [[150_000_000, 0], [0, 225_000_000], [1, 300_000_000]]
+
+
+# --- review: forged proofs that verified before (the custodian controls every byte of root and proof) ------
+def _build_forged(tmp_path: Path, assets: tuple[str, ...], units: list[list[int]]) -> tuple[Path, Path]:
+    """A tree the custodian builds by hand (not through ccm por build), its root.json and c1's proof."""
+    import numpy as np
+
+    from ccm.io.por import write_proof, write_tree
+    from ccm.stress.merkle_sum import build_tree, prove, salts_from_rng
+
+    tree = build_tree(["c1", "c2"], assets, np.array(units), salts_from_rng(2, np.random.default_rng(0)))
+    write_tree(tmp_path / "forged", tree, 8)
+    write_proof(tmp_path / "c1.json", prove(tree, 0), 8)
+    return tmp_path / "forged" / "root.json", tmp_path / "c1.json"
+
+
+def test_root_with_a_duplicate_asset_is_refused(files, tmp_path, monkeypatch):
+    """BTC 10 of liabilities in a first 'BTC' column, 0 in a second: keyed by name, the backing ratio read
+    0 BTC of liabilities. The reader refuses the ambiguous root (exit 2 naming the field)."""
+    from ccm.stress import merkle_sum
+
+    monkeypatch.setattr(merkle_sum, "_check_assets", lambda assets: None)  # the custodian's own build
+    root, proof = _build_forged(tmp_path, ("BTC", "BTC"), [[4 * 10**8, 0], [6 * 10**8, 0]])
+    result = runner.invoke(app, ["reserves", str(root), "-r", str(files["reserves"]), "-m", str(files["market"]),
+                                 "-c", str(files["config"]), "-f", "json"])
+    assert result.exit_code == 2 and "assets" in result.output and "twice" in result.output
+    result = runner.invoke(app, ["por", "verify", str(proof), "--root", str(root)])
+    assert result.exit_code == 2 and "twice" in result.output
+
+
+def test_readable_balances_must_match_the_committed_units(tmp_path):
+    """The tree commits 0.5 BTC for c1 but the proof's readable 'balances' says 1.5: refused."""
+    root, proof = _build_forged(tmp_path, ("BTC", "USDT"), [[5 * 10**7, 0], [25 * 10**6, 10**11]])
+    doc = json.loads(proof.read_text())
+    assert doc["balances"] == {"BTC": "0.5", "USDT": "0"}
+    doc["balances"]["BTC"] = "1.5"
+    proof.write_text(json.dumps(doc))
+    result = runner.invoke(app, ["por", "verify", str(proof), "--root", str(root)])
+    assert result.exit_code == 1 and result.stdout.startswith("invalid:") and "1.5" in result.stdout
+    published = json.loads(root.read_text())
+    published["liabilities"]["BTC"] = "0.1"  # the readable total understated, sums_units untouched
+    root.write_text(json.dumps(published))
+    result = runner.invoke(app, ["por", "verify", str(proof), "--root", str(root)])
+    assert result.exit_code == 2 and "liabilities" in result.output
+
+
+def test_expected_balance_and_customer_are_checked(tmp_path):
+    """A valid proof of a reduced balance (0.5 committed, the customer owns 1.5) passes on its own; with the
+    customer's own figures (--expect, --customer) it is invalid, exit 1."""
+    root, proof = _build_forged(tmp_path, ("BTC", "USDT"), [[5 * 10**7, 0], [25 * 10**6, 10**11]])
+    verify = ["por", "verify", str(proof), "--root", str(root)]
+    assert runner.invoke(app, verify).exit_code == 0
+    ok = runner.invoke(app, [*verify, "--customer", "c1", "--expect", "BTC=0.5", "--expect", "USDT=0"])
+    assert ok.exit_code == 0, ok.output
+    short = runner.invoke(app, [*verify, "--expect", "BTC=1.5"])
+    assert short.exit_code == 1 and short.stdout.startswith("invalid:") and "BTC" in short.stdout
+    other = runner.invoke(app, [*verify, "--customer", "c2", "-f", "json"])
+    assert other.exit_code == 1 and "c2" in json.loads(other.stdout)["reason"]
+    missing = runner.invoke(app, [*verify, "--expect", "ETH=1"])  # an asset the root does not list
+    assert missing.exit_code == 1 and "ETH" in missing.stdout
+    assert runner.invoke(app, [*verify, "--expect", "BTC"]).exit_code == 2
+    assert runner.invoke(app, [*verify, "--expect", "BTC=-1"]).exit_code == 2

@@ -269,3 +269,20 @@ def test_any_tree_matches_the_reference_and_every_proof_verifies(n, k, seed):
     assert tree.root.hash == ref_root(leaves, k)[0]
     assert list(tree.root.sums) == [int(s) for s in balances.sum(axis=0)]
     assert all(verify_proof(prove(tree, i), tree.root).valid for i in range(n))
+
+
+# --- review: ambiguous asset columns ---------------------------------------------------------------------
+def test_duplicate_asset_names_are_refused_at_build_and_at_verification():
+    """A root with two 'BTC' columns lets a custodian park the real BTC total in one column and publish the
+    other: anything keyed by asset name (a backing ratio, the customer's display) then reads the wrong one."""
+    ids, balances, salts = customers(3)
+    with pytest.raises(InputError, match="twice") as err:
+        build_tree(ids, ("BTC", "BTC", "USDT"), balances, salts)
+    assert err.value.field == "assets"
+    tree = build_tree(ids, ("BTC", "BTX", "USDT"), balances, salts)
+    proof, root = prove(tree, 1), tree.root
+    assert verify_proof(proof, root).valid
+    # the same tree relabelled: hashes and sums still recompute, only the asset names are ambiguous
+    dup = ("BTC", "BTC", "USDT")
+    result = verify_proof(replace(proof, assets=dup), replace(root, assets=dup))
+    assert not result.valid and "twice" in result.reason

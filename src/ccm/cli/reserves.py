@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -230,29 +231,82 @@ def prove(
         raise _fail(error) from None
 
 
+def _expected_balances(specs: list[str]) -> dict[str, Decimal]:
+    """``--expect ASSET=AMOUNT`` options → {asset: amount}; a malformed one is an input error."""
+    out: dict[str, Decimal] = {}
+    for spec in specs:
+        asset, sep, amount = spec.partition("=")
+        try:
+            value = Decimal(amount.strip()) if sep and asset.strip() else None
+        except InvalidOperation:
+            value = None
+        if value is None or not value.is_finite() or value < 0:
+            raise InputError(f"{spec!r} is not ASSET=AMOUNT with an amount ≥ 0", record="--expect",
+                             hint="e.g. --expect BTC=1.5")
+        out[asset.strip()] = value
+    return out
+
+
+def _own_figures(proof, decimals: int, customer: str | None, expected: dict[str, Decimal]):
+    """Valid, unless the proof is for another customer or commits another balance than the customer's own."""
+    from ccm.stress.merkle_sum import VerificationResult
+
+    if customer is not None and proof.customer_id != customer:
+        return VerificationResult(valid=False, reason=f"the proof is for customer {proof.customer_id!r}, not "
+                                                      f"{customer!r}")
+    committed = dict(zip(proof.assets, proof.balances, strict=True))
+    for asset, amount in expected.items():
+        if asset not in committed:
+            return VerificationResult(valid=False, reason=f"the proof has no {asset} balance (you expect {amount})")
+        if Decimal(committed[asset]).scaleb(-decimals) != amount:
+            from ccm.io.liabilities import format_units
+
+            return VerificationResult(valid=False, reason=f"the proof commits {asset} "
+                                                          f"{format_units(committed[asset], decimals)}, you expect "
+                                                          f"{amount}")
+    return VerificationResult(valid=True)
+
+
 @por_app.command("verify")
 def verify(
     proof_file: Path = typer.Argument(..., help="A customer's proof JSON (from ccm por prove)."),
     root_file: Path = typer.Option(..., "--root", help="The published root.json."),
     fmt: Format = typer.Option(Format.TABLE, "--format", "-f", help="table (one line) or json."),
+    customer: str | None = typer.Option(None, "--customer", help="Your customer id: the proof must be for it."),
+    expect: list[str] = typer.Option([], "--expect", help="ASSET=AMOUNT (repeat): your own balance of ASSET from "
+                                     "your statement; the proof must commit exactly that (assets not named are not "
+                                     "checked). Without it, compare the balances printed with your own."),
 ) -> None:
     """Check an inclusion proof against the published root: exit 0 if valid, 1 (with the reason) if not, 2 if a
-    file cannot be read."""
+    file cannot be read.
+
+    A proof only shows that the balances it states are in the root: pass [bold]--customer[/bold] and
+    [bold]--expect[/bold] to check they are yours (a custodian could commit a reduced balance)."""
     from ccm.cli.main import _fail
     from ccm.io.liabilities import format_units
-    from ccm.io.por import read_proof, read_root
+    from ccm.io.por import ReadableMismatch, read_proof, read_root
     from ccm.stress.merkle_sum import VerificationResult, verify_proof
 
     try:
-        proof, proof_decimals = read_proof(proof_file)
+        expected = _expected_balances(expect)
         root, root_decimals = read_root(root_file)
+        try:
+            proof, proof_decimals = read_proof(proof_file)
+            mismatch = None
+        except ReadableMismatch as error:
+            mismatch = str(error)
+            proof, proof_decimals = read_proof(proof_file, check_readable=False)
     except CcmError as error:
         raise _fail(error) from None
-    if proof_decimals != root_decimals:
+    if mismatch is not None:
+        result = VerificationResult(valid=False, reason=mismatch)
+    elif proof_decimals != root_decimals:
         result = VerificationResult(valid=False, reason=f"the proof counts balances in {proof_decimals} decimals, "
                                                          f"the root in {root_decimals}")
     else:
         result = verify_proof(proof, root)
+    if result.valid:
+        result = _own_figures(proof, proof_decimals, customer, expected)
     balances = {a: format_units(b, proof_decimals) for a, b in zip(proof.assets, proof.balances, strict=True)}
     if fmt is Format.JSON:
         typer.echo(json.dumps({"valid": result.valid, "reason": result.reason, "customer_id": proof.customer_id,

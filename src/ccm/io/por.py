@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,38 @@ def _ints(value: Any, *, file: str, record: str, field: str) -> tuple[int, ...]:
 def _strings(value: Any, *, file: str, field: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InputError("expected a list of asset names", file=file, field=field)
+    dup = next((v for k, v in enumerate(value) if v in value[:k]), None)
+    if dup is not None:  # two columns of one name: by-name readers would take either total
+        raise InputError(f"asset {dup!r} appears twice", file=file, field=field,
+                         hint="each asset must be one column of sums")
     return tuple(value)
+
+
+class ReadableMismatch(InputError):
+    """A file's human-readable amounts disagree with its committed base units. ``ccm por verify`` reports it
+    as an invalid proof (exit 1, a forgery shows another figure than the one verified); elsewhere it is bad
+    input (exit 2)."""
+
+
+def _check_readable(data: Any, name: str, assets: tuple[str, ...], units: tuple[int, ...], decimals: int, *,
+                    file: str) -> None:
+    """The human-readable amounts (``liabilities`` of a root, ``balances`` of a proof), when present, must state
+    the committed base units: a reader of the file must not see another figure than the one verified."""
+    if name not in data:
+        return
+    readable = data[name]
+    if not isinstance(readable, dict) or set(readable) != set(assets):
+        raise InputError(f"expected one amount per asset {list(assets)}", file=file, field=name)
+    for asset, unit in zip(assets, units, strict=True):
+        committed = Decimal(int(unit)).scaleb(-decimals)
+        try:
+            shown = Decimal(str(readable[asset]))
+        except InvalidOperation:
+            shown = None
+        if shown != committed:
+            raise ReadableMismatch(f"{asset} reads {readable[asset]!r} but the committed amount is "
+                             f"{format_units(unit, decimals)}", file=file, record=name, field=asset,
+                             hint="the readable figures must equal the *_units ones; regenerate the file")
 
 
 def _field(data: Any, name: str, *, file: str, record: str | None = None) -> Any:
@@ -173,12 +205,15 @@ def read_root(path: str | Path) -> tuple[MerkleRoot, int]:
         customers=_int(_field(data, "customers", file=file), file=file, record="root", field="customers"),
         depth=_int(_field(data, "depth", file=file), file=file, record="root", field="depth"),
     )
-    return root, _decimals(data, file=file)
+    decimals = _decimals(data, file=file)
+    _check_readable(data, "liabilities", root.assets, root.sums, decimals, file=file)
+    return root, decimals
 
 
-def read_proof(path: str | Path) -> tuple[InclusionProof, int]:
-    """Read one customer's proof JSON: (proof, decimals). Malformed files raise InputError; a well-formed but
-    wrong proof is for :func:`ccm.stress.merkle_sum.verify_proof` to reject."""
+def read_proof(path: str | Path, *, check_readable: bool = True) -> tuple[InclusionProof, int]:
+    """Read one customer's proof JSON: (proof, decimals). Malformed files raise InputError, readable balances
+    that differ from ``balances_units`` :class:`ReadableMismatch` (unless ``check_readable`` is False); a
+    well-formed but wrong proof is for :func:`ccm.stress.merkle_sum.verify_proof` to reject."""
     file = str(path)
     data = require_mapping(read_document(Path(path), what="inclusion proof"), file=file, what="proof")
     _check_format(data, PROOF_FORMAT, file=file)
@@ -208,4 +243,7 @@ def read_proof(path: str | Path) -> tuple[InclusionProof, int]:
         leaf_index=_int(_field(data, "leaf_index", file=file), file=file, record="leaf", field="leaf_index"),
         sides=tuple(sides), sibling_hashes=tuple(hashes), sibling_sums=tuple(sums),
     )
-    return proof, _decimals(data, file=file)
+    decimals = _decimals(data, file=file)
+    if check_readable and len(proof.balances) == len(proof.assets):  # else verify_proof reports the count
+        _check_readable(data, "balances", proof.assets, proof.balances, decimals, file=file)
+    return proof, decimals

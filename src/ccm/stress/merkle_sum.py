@@ -20,7 +20,9 @@ Known attacks on such trees (reference/defi.md §3.2) and how this module closes
 * a leaf hash that omits the balance: the leaf hash binds id, salt and every balance;
 * sibling sums the verifier cannot check: each sibling's sums are hashed into its parent, so the verifier
   recomputes them level by level up to the root hash;
-* a leaf reused as an internal node (second preimage): leaves, nodes and padding use distinct tags.
+* a leaf reused as an internal node (second preimage): leaves, nodes and padding use distinct tags;
+* an asset named twice (two "BTC" columns): the real total in one column, the other published by name —
+  refused at build and by the verifier.
 
 Pure logic: hashing with :mod:`hashlib` (no I/O). Salts come from the caller (``os.urandom`` in the shells,
 :func:`salts_from_rng` for tests and benchmarks), so a build is deterministic given its inputs.
@@ -162,8 +164,18 @@ def _pad(hashes: np.ndarray, sums: IntArray) -> tuple[np.ndarray, IntArray]:
     return np.concatenate([hashes, pad_hash]), np.concatenate([sums, np.zeros((1, sums.shape[1]), np.int64)])
 
 
+def _check_assets(assets: tuple[str, ...]) -> None:
+    """Asset names must be distinct: a repeated name makes every by-name reading of the sums ambiguous."""
+    seen: set[str] = set()
+    dup = next((a for a in assets if a in seen or seen.add(a)), None)
+    if dup is not None:
+        raise InputError(f"asset {dup!r} appears twice (each asset must be one column of sums)", file=LIABILITIES,
+                         field="assets")
+
+
 def _check_build_inputs(customer_ids: Sequence[str], balances: IntArray, salts: np.ndarray,
                         assets: tuple[str, ...]) -> list[bytes]:
+    _check_assets(assets)
     n = len(customer_ids)
     if n == 0:
         raise InputError("no customers: a tree needs at least one", file=LIABILITIES)
@@ -305,7 +317,7 @@ def _check_sums(sums: Sequence[int], k: int, what: str) -> str | None:
 def verify_proof(proof: InclusionProof, root: MerkleRoot) -> VerificationResult:
     """Recompute the path from the customer's leaf to the root.
 
-    Checks, in order: same assets as the root; path length = root depth; leaf index inside the tree and
+    Checks, in order: same assets as the root, each named once; path length = root depth; leaf index inside the tree and
     consistent with the sides; non-negative balances and sibling sums; every parent's sums = the sum of its
     children's (recomputed, in exact integers); the final hash and sums equal the root's.
     """
@@ -315,6 +327,9 @@ def verify_proof(proof: InclusionProof, root: MerkleRoot) -> VerificationResult:
     k = len(root.assets)
     if proof.assets != root.assets:
         return invalid(f"the proof's assets {list(proof.assets)} differ from the root's {list(root.assets)}")
+    if len(set(root.assets)) != k:
+        dup = next(a for a in root.assets if root.assets.count(a) > 1)
+        return invalid(f"asset {dup!r} appears twice in the root (each asset must be one column of sums)")
     depth = len(proof.sibling_hashes)
     if depth != root.depth or len(proof.sibling_sums) != depth or len(proof.sides) != depth:
         return invalid(f"the path has {depth} levels, the root's tree has {root.depth}")
