@@ -4,6 +4,7 @@ against the exceptions recounted from the accounts, the HTML report, and bad inp
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -26,7 +27,14 @@ def demo(tmp_path_factory, data_dir):
     write_book_json(venue.columns, root / "book.json")
     write_market_json(venue.market, root / "market.json")
     prices = data_dir / "budydeveloper_crypto-dataset"
-    return root, [f"BTC={prices / 'BTC-USD_1d.csv'}", f"ETH={prices / 'ETH-USD_1d.csv'}"]
+    return root, [f"{a}={prices / f'{a}-USD_1d.csv'}" for a in ("BTC", "ETH", "SOL")]
+
+
+def _kupiec_by_hand(t: int, x: int, p: float) -> float:
+    rate = x / t
+    null = (t - x) * math.log(1 - p) + (x * math.log(p) if x else 0.0)
+    alt = ((t - x) * math.log(1 - rate) if x < t else 0.0) + (x * math.log(rate) if x else 0.0)
+    return -2 * null + 2 * alt
 
 
 def _args(demo, *extra):
@@ -48,6 +56,13 @@ def test_json_document(demo, tmp_path):
     assert doc["observations"] == sum(a["observations"] for a in doc["accounts"])
     assert doc["exceptions"] == sum(a["exceptions"] for a in doc["accounts"])
     assert all(a["observations"] == 10 for a in doc["accounts"])  # 10 margin dates in the window
+    t, x = doc["observations"], doc["exceptions"]
+    assert doc["coverage"] == pytest.approx(1 - x / t, rel=1e-12)
+    assert doc["kupiec"]["statistic"] == pytest.approx(_kupiec_by_hand(t, x, 0.01), rel=1e-9, abs=1e-12)
+    assert doc["kupiec"]["p_value"] == pytest.approx(math.erfc(math.sqrt(doc["kupiec"]["statistic"] / 2)),
+                                                     rel=1e-9)  # χ²(1) survival = erfc(√(LR/2))
+    for a in doc["accounts"]:
+        assert a["coverage"] == pytest.approx(1 - a["exceptions"] / a["observations"], rel=1e-12)
     assert set(doc["kupiec"]) == {"statistic", "p_value"}
     assert set(doc["christoffersen"]) == {"independence", "conditional"}
     assert set(doc["procyclicality"]) == {"peak_to_trough", "max_increase"}
@@ -84,3 +99,27 @@ def test_missing_price_file_exits_2(demo, tmp_path):
     res = runner.invoke(app, ["backtest", str(root / "book.json"), "-m", str(root / "market.json"),
                               "--prices", f"BTC={tmp_path / 'nope.csv'}"])
     assert res.exit_code == 2 and "nope.csv" in res.output
+
+
+def test_a_position_asset_without_history_exits_2_and_writes_nothing(demo, tmp_path):
+    """Held at its snapshot price, SOL would have no realised loss: a silently optimistic coverage."""
+    root, specs = demo
+    out = tmp_path / "bt.json"
+    res = runner.invoke(app, ["backtest", str(root / "book.json"), "-m", str(root / "market.json"),
+                              "--prices", specs[0], "--prices", specs[1], "--from", "2022-06-01", "--to",
+                              "2022-06-05", "-o", str(out)])
+    assert res.exit_code == 2 and "no price history for SOL" in res.output and "--prices" in res.output
+    assert "Traceback" not in res.output and not out.exists()
+
+
+def test_malformed_price_row_exits_2_naming_file_row_and_field(demo, tmp_path):
+    root, specs = demo
+    bad = tmp_path / "BTC-USD_1d.csv"
+    lines = open(specs[0].split("=", 1)[1]).read().splitlines()
+    lines[100] = lines[100].replace(lines[100].split(",")[1], "-1", 1)
+    bad.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "bt.json"
+    res = runner.invoke(app, ["backtest", str(root / "book.json"), "-m", str(root / "market.json"),
+                              "--prices", f"BTC={bad}", "--prices", specs[1], "--prices", specs[2], "-o", str(out)])
+    assert res.exit_code == 2 and "BTC-USD_1d.csv" in res.output and "row 101" in res.output
+    assert "'Close'" in res.output and not out.exists()

@@ -136,6 +136,21 @@ def _book_prices(book: Book, snapshot: MarketSnapshot, prices: FloatArray, asset
     return out
 
 
+def _check_histories(book: Book, moving: BoolArray, assets: Sequence[str]) -> None:
+    """Every non-stable asset a position moves with (underlying or settlement asset) needs a price history: held
+    at its snapshot price it would have no realised loss (while the var model proxies it), a silently optimistic
+    coverage."""
+    ins, cols = book.instruments, book.positions.indices
+    used = np.zeros(len(book.assets), dtype=bool)
+    used[ins.underlying[cols]] = True
+    used[ins.settlement_asset[cols]] = True
+    missing = [a for a, need in zip(book.assets, used & moving, strict=True) if need and a not in assets]
+    if missing:
+        raise InputError(f"no price history for {', '.join(missing)}, which the book's positions move with (the "
+                         f"histories hold {', '.join(assets) or 'none'})", record="--prices",
+                         hint=f"add --prices {missing[0]}=FILE for every non-stable asset of the book's positions")
+
+
 def run_backtest(
     book: Book,
     snapshot: MarketSnapshot,
@@ -161,7 +176,8 @@ def run_backtest(
     timestamps : (T_all,) strictly increasing times of the path (daily).
     prices : ndarray of shape (T_all, len(assets)), absolute USD index prices (rebase a history onto the
         snapshot with :func:`ccm.analysis.timeline.relative_path` first). Rows before ``start`` only feed the
-        var model's lookback; book assets missing from ``assets`` keep their snapshot price.
+        var model's lookback. Every non-stable asset a position moves with needs a column (an input error
+        otherwise); other book assets (collateral only, stablecoins) keep their snapshot price.
     model : "standard", "portfolio" (every account under it) or "var".
     var_params : parameters of the var model (default ``VarParams(confidence=confidence, mpor_days=mpor_days)``);
         its confidence and MPOR are overridden by ``confidence`` and ``mpor_days``.
@@ -204,6 +220,7 @@ def run_backtest(
                              record="--from", hint="start later or give a longer history")
 
     evaluator = ContextStepEvaluator(book, snapshot, config)
+    _check_histories(book, evaluator.context.moving, assets)
     book_prices = _book_prices(book, snapshot, prices, assets)
     margin = np.empty((dates.size, book.n_accounts))
     loss = np.empty((dates.size, book.n_accounts))
