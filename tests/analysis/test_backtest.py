@@ -175,3 +175,51 @@ def test_short_real_backtest_on_btc_eth_sol(data_dir):
                          "christoffersen", "traffic_light", "procyclicality", "accounts"]
     assert doc["coverage"] == pytest.approx(1 - res.n_exceptions / res.observations)
     assert "<svg" in backtest_html(res)
+
+
+def test_summarise_statistics_worked_by_hand():
+    """Three accounts over 6 dates, every figure recounted by hand: exceptions (loss above margin by more than a
+    cent), pooled and per-account counts, the traffic light of the last 4 dates, the largest exception, the
+    procyclicality of each margin and of the total, and the pooled Christoffersen transitions."""
+    from ccm.analysis.backtest import summarise
+    from ccm.analysis.backtest_stats import christoffersen
+
+    margin = np.array([[10.0, 5.0, 0.0], [12.0, 5.0, 0.0], [8.0, 4.0, 0.0], [16.0, 6.0, 0.0], [20.0, 3.0, 0.0],
+                       [18.0, 0.5, 0.0]])
+    loss = np.array([[11.0, 5.005, 0.0], [3.0, 6.0, 0.0], [9.0, 1.0, 0.0], [1.0, 9.0, 0.0], [30.0, 3.5, 0.0],
+                     [2.0, 0.6, 0.0]])
+    active = np.array([True, True, False])
+    stamps = T0 + np.arange(6) * DAY
+    res = summarise(model="standard", confidence=0.95, mpor_days=1, timestamps=stamps,
+                    account_ids=np.array(["a", "b", "c"]), active=active, margin=margin, loss=loss,
+                    increase_days=2, window=4)
+    # a: 11 > 10, 9 > 8, 30 > 20 → dates 0, 2, 4; b: 5.005 is within the cent, 6 > 5, 9 > 6, 3.5 > 3, 0.6 > 0.5
+    want_a = [True, False, True, False, True, False]
+    want_b = [False, True, False, True, True, True]
+    np.testing.assert_array_equal(res.exceptions, np.column_stack([want_a, want_b, [False] * 6]))
+    assert res.observations == 12 and res.n_exceptions == 7
+    assert res.coverage == pytest.approx(5 / 12, rel=1e-15)
+    assert res.kupiec == kupiec(12, 7, 0.95)
+    assert res.account_observations.tolist() == [6, 6, 0] and res.account_exceptions.tolist() == [3, 4, 0]
+    # last 4 dates: a has 2 exceptions, b 3; Binomial(4, 5 %): P(X ≤ 2) = 1 − 4·0.05³·0.95 − 0.05⁴ = 0.99952
+    # (95 % ≤ · < 99.99 % → yellow), P(X ≤ 3) = 1 − 0.05⁴ = 0.99999375 (≥ 99.99 % → red)
+    assert 1 - 4 * 0.05**3 * 0.95 - 0.05**4 == pytest.approx(0.99951875)
+    assert res.account_zone.tolist() == ["yellow", "red", ""]
+    assert res.zone_counts == {"green": 0, "yellow": 1, "red": 1}
+    assert res.account_largest_exception[:2].tolist() == pytest.approx([10.0, 3.0])  # 30 − 20; 9 − 6
+    # a: 20 / 8; b: margin 0.5 < 1 USD counts as 0 → no ratio; 2-day increases of a: 8/10, 16/12, 20/8, 18/16 − 1
+    assert res.account_peak_to_trough[0] == pytest.approx(20 / 8) and math.isnan(res.account_peak_to_trough[1])
+    assert res.account_max_increase[0] == pytest.approx(20 / 8 - 1)
+    total = [15.0, 17.0, 12.0, 22.0, 23.0, 18.5]
+    np.testing.assert_allclose(res.total_margin, total)
+    assert res.peak_to_trough == pytest.approx(23 / 12)
+    assert res.max_increase == pytest.approx(max(total[k + 2] / total[k] - 1 for k in range(4)))
+    # pooled transitions: a 1→0, 0→1, 1→0, 0→1, 1→0 and b 0→1, 1→0, 0→1, 1→1, 1→1
+    ind, cond = christoffersen(np.column_stack([want_a, want_b]), 0.95)
+    n00, n01, n10, n11 = 0, 4, 4, 2
+    pi, pi01, pi11 = 6 / 10, 1.0, 2 / 6
+    want_ind = (-2 * ((n00 + n10) * math.log(1 - pi) + (n01 + n11) * math.log(pi))
+                + 2 * (n01 * math.log(pi01) + n10 * math.log(1 - pi11) + n11 * math.log(pi11)))  # n00 ln(1 − π01) = 0
+    assert res.independence.statistic == pytest.approx(want_ind, rel=1e-12) and ind == res.independence
+    assert res.conditional.statistic == pytest.approx(want_ind + kupiec(12, 7, 0.95).statistic, rel=1e-12)
+    assert cond == res.conditional

@@ -184,3 +184,14 @@ def test_bad_parameters_and_short_history_raise_input_errors(ctx):
             VarParams(**bad)
     with pytest.raises(InputError, match="at least 3 daily prices"):
         var_requirement(ctx, MarketHistory(assets=("BTC",), prices=np.array([[1.0], [1.1]])), VarParams())
+
+
+@pytest.mark.parametrize("h", [1, 4])
+def test_parametric_driver_is_the_loss_at_the_most_likely_var_point(ctx, h):
+    """One linear position: the most likely point of the h-day VaR ellipsoid is the log return −z σ √h (against
+    the position), so its driver is Q F (1 − e^{−z σ √h}) — a √h error in the point would move it."""
+    x = _history()[0][-250:, 0]
+    req = var_requirement(ctx, HISTORY, VarParams(method="parametric", covariance="sample", mpor_days=h,
+                                                  lookback_days=250))
+    move = NormalDist().inv_cdf(0.99) * statistics.stdev(x) * math.sqrt(h)
+    assert req.position_driver[0] == pytest.approx(Q_BTC * BTC * (1 - math.exp(-move)), rel=1e-7)

@@ -244,7 +244,8 @@ def _parametric_tail(ctx: RiskContext, history: MarketHistory, params: VarParams
     z = float(norm.ppf(params.confidence))
     var = z * sigma
     es = sigma * float(norm.pdf(z)) / (1.0 - params.confidence)
-    # The most likely point of the VaR ellipsoid: log returns r* = −z √h Σδ / σ (P&L there = −VaR).
+    # The most likely point of the VaR ellipsoid of the h-day log returns (covariance h Σ): r* = −z h Σδ / σ,
+    # where δ·r* = −z σ (the delta P&L there is −VaR).
     with np.errstate(divide="ignore", invalid="ignore"):
         r_star = np.where(sigma[:, None] > 0, -z * params.mpor_days * cov_delta / sigma[:, None], 0.0)
     return _Tail(var=var, es=es, multiplier=np.exp(r_star) if move is None else None)
