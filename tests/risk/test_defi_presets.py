@@ -357,3 +357,18 @@ def test_liquidation_drop_matches_a_plain_bisection(presets):
             assert math.isnan(r.liquidation_drop[i]), acc.id
         else:
             assert r.liquidation_drop[i] == pytest.approx(expected, abs=1e-9), acc.id
+
+
+def test_liquity_with_zero_tcr_does_not_crash(presets):
+    """Review: TCR 0 (troves with LUSD debt but no ETH in the book, or ``system_tcr: 0``) divided CCR by zero.
+    Recovery Mode holds from the start (0 < CCR); no ICR is below a TCR of 0, so each trove keeps its MCR drop:
+    ICR 125% → 1 − 1.1 / 1.25 = 12%; a trove with no ETH (ICR 0) is liquidatable now."""
+    prices = {**PRICES, "ETH": 2_000.0}
+    cfg = liquity(presets, system_tcr=0.0)
+    r = metrics(cfg, [account("icr125", ETH=1.0, LUSD=-1_600.0)], prices)
+    assert r.recovery_mode is True and r.tcr == 0.0
+    assert r.liquidation_drop[0] == pytest.approx(1 - 1.1 / 1.25, rel=1e-12)
+    assert r.health_factor[0] == pytest.approx(1.25 / 1.1, rel=1e-12)
+    r = metrics(presets["liquity-v1"], [account("no-eth", BTC=1.0, LUSD=-1_000.0)], prices)
+    assert r.tcr == 0.0 and r.recovery_mode is True
+    assert r.liquidation_drop[0] == 0.0 and r.health_factor[0] == 0.0

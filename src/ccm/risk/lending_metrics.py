@@ -110,7 +110,8 @@ def lending_metrics(ctx: RiskContext) -> LendingResult:
                                            if rules.collateral_asset in ctx.book.assets else -1)
         icr = _divide(row_sums(collateral * collateral_asset, bal.indptr), debt, has_debt)
         mcr_drop = np.where(icr > rules.mcr, 1.0 - rules.mcr / np.where(icr > rules.mcr, icr, 1.0), 0.0)
-        rm_drop = max(0.0, 1.0 - rules.ccr / tcr) if np.isfinite(tcr) else np.inf
+        # Recovery Mode from a drop of 1 − CCR/TCR on (now if TCR < CCR, including TCR 0; never without debt)
+        rm_drop = (max(0.0, 1.0 - rules.ccr / tcr) if tcr > 0 else 0.0) if np.isfinite(tcr) else np.inf
         drop = np.where(has_debt, np.minimum(mcr_drop, np.where(icr < tcr, rm_drop, np.inf)), np.nan)
         liq_price = np.where(collateral_asset & counts, price * (1.0 - drop[row]), liq_price)
 
