@@ -372,3 +372,17 @@ def test_liquity_with_zero_tcr_does_not_crash(presets):
     r = metrics(presets["liquity-v1"], [account("no-eth", BTC=1.0, LUSD=-1_000.0)], prices)
     assert r.tcr == 0.0 and r.recovery_mode is True
     assert r.liquidation_drop[0] == 0.0 and r.health_factor[0] == 0.0
+
+
+def test_emode_bonus_beyond_the_threshold_is_refused(tmp_path: Path):
+    """PoolConfigurator (defi.md §1.2): LT × LB ≤ 100%. LT 0.97 with a 5% bonus (LB 105%): 1.0185 > 1 — a
+    liquidation at HF 1 would owe more collateral than the position holds."""
+    user = tmp_path / "bad.yaml"
+    user.write_text("protocol:\n  name: aave-v3\n  aave:\n    emode:\n"
+                    "      hot: {ltv: 0.9, liquidation_threshold: 0.97, liquidation_bonus: 0.05, assets: [ETH]}\n")
+    with pytest.raises(InputError) as err:
+        load_config(user, preset="aave-v3")
+    assert err.value.file == str(user) and err.value.field == "liquidation_bonus"
+    assert "1.0185" in err.value.message
+    user.write_text(user.read_text().replace("0.05", "0.03"))  # 0.97 × 1.03 = 0.9991: accepted
+    assert load_config(user, preset="aave-v3").protocol.emode["hot"].liquidation_bonus == 0.03

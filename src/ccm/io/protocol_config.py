@@ -136,6 +136,11 @@ def protocol_problem(rules: ProtocolRules) -> tuple[tuple[str | int, ...], str] 
             if cat.ltv > cat.liquidation_threshold:
                 return (("aave", "emode", name, "ltv"),
                         f"ltv ({cat.ltv}) exceeds liquidation_threshold ({cat.liquidation_threshold})")
+            if cat.liquidation_threshold * (1.0 + cat.liquidation_bonus) > 1.0 + 1e-12:  # PoolConfigurator, §1.2
+                return (("aave", "emode", name, "liquidation_bonus"),
+                        f"liquidation_threshold × (1 + liquidation_bonus) = "
+                        f"{cat.liquidation_threshold * (1.0 + cat.liquidation_bonus):.6g} exceeds 1 (Aave requires "
+                        f"LT × LB ≤ 100%)")
         for account, cat in rules.account_emode.items():
             if cat not in rules.emode:
                 return (("aave", "account_emode", account),
