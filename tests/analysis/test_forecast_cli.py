@@ -62,7 +62,12 @@ def test_single_model_still_reports_ratios_to_ewma(synthetic_prices):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["asset"] == "SYN" and [m["model"] for m in doc["models"]] == ["garch"] and doc["best"] == "garch"
-    assert doc["models"][0]["qlike_ratio_vs_ewma"] > 0
+    ewma = run(f"SYN={synthetic_prices}", "--model", "ewma", "--test-from", "2022-03-01", "-f", "json")
+    base = json.loads(ewma.stdout)["models"][0]
+    garch = doc["models"][0]
+    assert garch["n_test"] == base["n_test"]
+    assert garch["qlike_ratio_vs_ewma"] == pytest.approx(garch["qlike"] / base["qlike"], rel=1e-12)
+    assert garch["mse_ratio_vs_ewma"] == pytest.approx(garch["mse"] / base["mse"], rel=1e-12)
 
 
 def test_table_names_every_model(synthetic_prices):
@@ -122,3 +127,35 @@ def test_real_dvol_json_layout(data_dir):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["asset"] == "BTC" and doc["features"] == ["implied_var_daily"]
+
+
+def test_ewma_figures_match_a_hand_loop_over_the_file(synthetic_prices):
+    """QLIKE, MSE, n_test and today's vol of the EWMA row recomputed from the CSV with plain loops: RiskMetrics
+    λ = 0.94 seeded with the mean square of the first 30 returns, H-day forecast H σ², realised = the next H
+    squared returns, origins from the first return dated on or after --test-from."""
+    import csv
+    import math
+
+    h = 3
+    result = run(synthetic_prices, "--model", "ewma", "--test-from", "2022-01-01", "-H", str(h), "-f", "json")
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)["models"][0]
+    with open(synthetic_prices, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    closes = [float(r["Close"]) for r in rows]
+    x = [math.log(b / a) for a, b in zip(closes[:-1], closes[1:], strict=True)]
+    dates = [r["Date"] for r in rows[1:]]  # x[t] is dated by its closing day
+    s2 = [sum(r * r for r in x[:30]) / 30]
+    for r in x:
+        s2.append(0.94 * s2[-1] + 0.06 * r * r)
+    first = next(t for t, d in enumerate(dates) if d >= "2022-01-01")
+    qlikes, squares = [], []
+    for t in range(first, len(x) - h + 1):
+        f, realised = h * s2[t], sum(r * r for r in x[t:t + h])
+        qlikes.append(realised / f - math.log(realised / f) - 1)
+        squares.append((realised - f) ** 2)
+    assert row["n_test"] == len(qlikes)
+    assert row["qlike"] == pytest.approx(sum(qlikes) / len(qlikes), rel=1e-9)
+    assert row["mse"] == pytest.approx(sum(squares) / len(squares), rel=1e-9)
+    assert row["latest_daily_vol"] == pytest.approx(math.sqrt(s2[-1]), rel=1e-9)
+    assert row["latest_annualised_vol"] == pytest.approx(math.sqrt(365 * s2[-1]), rel=1e-9)
