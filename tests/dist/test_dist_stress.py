@@ -107,7 +107,9 @@ def test_merge_across_chunks_keeps_the_first_scenario_on_ties():
     assert merged.worst_coverage.tolist() == [-2.0, -6.0]
     assert merged.top_account_rows.tolist() == [[0, 1], [1, 0]]
     assert merged.system_uncovered_loss.tolist() == [5.0, 10.0]
-    assert merged.fund_coverage is None or merged.fund_coverage == 0.0
+    # cover-1 / cover-2: scenario b's largest loss 6 and its two largest 6 + 4 = 10; a fund of 0 covers 0 of it
+    assert (merged.cover_1, merged.cover_1_scenario, merged.cover_2, merged.cover_2_scenario) == (6.0, 1, 10.0, 1)
+    assert merged.fund_coverage == 0.0
 
 
 @pytest.mark.parametrize(("scenarios", "shards", "chunks"), [(0, 3, 2), (5, 7, 5)])
