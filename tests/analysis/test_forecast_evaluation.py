@@ -177,7 +177,21 @@ def test_qlike_test_compares_the_same_origins():
     ewma = rolling_evaluation(EwmaForecaster(horizon_days=2), x, test_start=200)
     fast = rolling_evaluation(EwmaForecaster(horizon_days=2, lam=0.8), x, test_start=200)
     stat, p = qlike_test(fast, ewma)
-    assert 0 <= p <= 1 and np.isfinite(stat)
+    # by hand: per-origin QLIKE of the two plain EWMA loops, DM with H − 1 = 1 Bartlett lag
+    losses = []
+    for lam in (0.8, 0.94):
+        path = [np.mean(x[:30] ** 2)]
+        for r in x:
+            path.append(lam * path[-1] + (1 - lam) * r * r)
+        f = 2 * np.array(path)[200:299]
+        realised = x[200:299] ** 2 + x[201:300] ** 2
+        losses.append(realised / f - np.log(realised / f) - 1)
+    d = losses[0] - losses[1]
+    u = d - d.mean()
+    v = (u @ u + 2 * 0.5 * (u[1:] @ u[:-1])) / d.size
+    want = d.mean() / math.sqrt(v / d.size)
+    assert stat == pytest.approx(want, rel=1e-9)
+    assert p == pytest.approx(math.erfc(abs(want) / math.sqrt(2)), rel=1e-9)  # two-sided normal
     assert qlike_test(ewma, ewma) == (0.0, 1.0)
     with pytest.raises(InputError, match="different test origins"):
         qlike_test(rolling_evaluation(EwmaForecaster(horizon_days=2), x, test_start=210), ewma)
