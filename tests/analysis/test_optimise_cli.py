@@ -56,10 +56,24 @@ def test_figures_are_consistent(doc):
     for s in doc["swaps"]:
         assert s["stressed_coverage_after"] >= s["stressed_coverage_before"]
         assert s["sell_usd"] == pytest.approx(s["cost_usd"] / 10e-4, rel=1e-9)  # default 10 bp
-    # Forecast vols come from the history given: daily σ of 3% / 4% / 5% ≈ 57% / 76% / 96% a year.
     vols = {h["asset"]: h["forecast_vol"] for h in doc["haircuts"]}
     assert set(vols) == {"BTC", "ETH", "SOL"}
-    assert 0.3 < vols["BTC"] < 0.9 and 0.4 < vols["ETH"] < 1.2 and 0.5 < vols["SOL"] < 1.5
+
+
+def test_forecast_vols_are_riskmetrics_on_the_file_annualised(doc, prices_csv):
+    """The default --vol-model ewma, recomputed from the CSV (every close is before the market's as_of): λ = 0.94
+    seeded with the mean square of the first 30 log returns, today's daily σ × √365."""
+    import math
+
+    rows = [line.split(",") for line in prices_csv.read_text().splitlines()[1:]]
+    vols = {h["asset"]: h["forecast_vol"] for h in doc["haircuts"]}
+    for k, asset in enumerate(("BTC", "ETH", "SOL"), start=1):
+        closes = [float(r[k]) for r in rows]
+        x = [math.log(b / a) for a, b in zip(closes[:-1], closes[1:], strict=True)]
+        s2 = sum(r * r for r in x[:30]) / 30
+        for r in x:
+            s2 = 0.94 * s2 + 0.06 * r * r
+        assert vols[asset] == pytest.approx(math.sqrt(365 * s2), rel=1e-9)
 
 
 def test_table_view_runs(prices_csv, tmp_path):
