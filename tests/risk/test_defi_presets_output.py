@@ -55,15 +55,6 @@ def test_terminal_view_lists_the_borrower(run):
     assert "borrower" in text and "ETH 2,424.24" in text and "trader" not in text
 
 
-def _has_preset_option() -> bool:
-    import typer.main
-
-    from ccm.cli.main import app
-    command = typer.main.get_command(app).commands["metrics"]  # type: ignore[attr-defined]
-    return any("--preset" in p.opts for p in command.params)
-
-
-@pytest.mark.skipif(not _has_preset_option(), reason="ccm metrics --preset not registered in cli/main.py yet")
 def test_cli_metrics_with_a_preset(tmp_path):
     from typer.testing import CliRunner
 
