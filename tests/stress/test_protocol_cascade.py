@@ -198,7 +198,9 @@ def test_monte_carlo_chunks_and_quantiles(monkeypatch):
     srt = np.sort(whole.total_liquidated_usd)
     assert res.liquidations_at_risk[0] == srt[math.ceil(0.95 * 60) - 1]
     assert res.liquidations_at_risk[1] == srt[math.ceil(0.99 * 60) - 1]
-    assert res.bad_debt_var[1] >= res.bad_debt_var[0] >= 0
+    bad = np.sort(whole.total_bad_debt_usd)
+    assert res.bad_debt_var.tolist() == [bad[math.ceil(0.95 * 60) - 1], bad[math.ceil(0.99 * 60) - 1]]
+    assert res.expected_bad_debt == pytest.approx(bad.mean(), rel=1e-12, abs=1e-9)
     assert res.liquidated_usd.max() > 0
 
 
