@@ -107,6 +107,18 @@ def test_bad_input_exits_2_with_one_line(args, tmp_path, prices_csv):
     assert not out.exists()
 
 
+def test_a_stale_price_history_exits_2(tmp_path):
+    stale = tmp_path / "stale.csv"
+    days = np.arange(np.datetime64("2024-06-01"), np.datetime64("2024-08-01"))
+    stale.write_text("date,BTC,ETH,SOL\n" + "".join(f"{d},{100 + k % 2},{50 + k % 3},{10 + k % 2}\n"
+                                                    for k, d in enumerate(days)))
+    out = tmp_path / "out.json"
+    result = runner.invoke(app, ["recommend", str(BOOK), "-m", str(MARKET), "-f", "json", "-o", str(out),
+                                 "--prices", str(stale)])
+    assert result.exit_code == 2 and "stale" in result.output and "--prices" in result.output
+    assert not out.exists()
+
+
 def test_missing_book_exits_2(tmp_path):
     result = runner.invoke(app, ["recommend", str(tmp_path / "nope.json"), "-m", str(MARKET)])
     assert result.exit_code == 2

@@ -143,3 +143,15 @@ def test_a_book_of_stablecoins_needs_no_price_history(tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["accounts"][0]["breach_probability"] == 0.0 and doc["volatility"]["as_of"] is None
+
+
+def test_a_history_ending_long_before_the_snapshot_is_refused(tmp_path):
+    """Closes of 2024 only for a market of 2025-02-10: a year-old volatility would be used silently."""
+    old = tmp_path / "old.csv"
+    days = np.arange(np.datetime64("2024-01-01"), np.datetime64("2024-03-01"))
+    old.write_text("date,BTC,ETH,SOL\n" + "".join(f"{d},{100 + k % 2},{50 + k % 3},{10 + k % 2}\n"
+                                                  for k, d in enumerate(days)))
+    out = tmp_path / "out.json"
+    result = run("--prices", str(old), "-f", "json", "-o", str(out))
+    assert result.exit_code == 2 and "--prices" in result.output and "2024-02-29" in result.output
+    assert "stale" in result.output and "Traceback" not in result.output and not out.exists()
