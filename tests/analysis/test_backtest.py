@@ -128,6 +128,13 @@ def test_bad_inputs_raise_input_errors(one_account):
         run_backtest(book, snapshot, config(), stamps[::-1], prices, ("BTC",))
     with pytest.raises(InputError, match="finite"):
         run_backtest(book, snapshot, config(), stamps, -prices, ("BTC",))
+    # a missing day would make a 2-row MPOR span 3 days; 2-hour rows would make it 4 hours
+    gap = np.delete(np.arange(11), 5)
+    with pytest.raises(InputError, match="without gaps: 2022-01-05T00:00:00 is followed by 2022-01-07") as caught:
+        run_backtest(book, snapshot, config(), T0 + gap * DAY, prices, ("BTC",))
+    assert caught.value.record == "--prices" and caught.value.field == "timestamp"
+    with pytest.raises(InputError, match="without gaps"):
+        run_backtest(book, snapshot, config(), T0 + np.arange(10) * np.timedelta64(7200, "s"), prices, ("BTC",))
     with pytest.raises(InputError, match="returns before"):
         run_backtest(book, snapshot, config(), stamps, prices, ("BTC",), model="var", start=0)
 

@@ -123,3 +123,15 @@ def test_malformed_price_row_exits_2_naming_file_row_and_field(demo, tmp_path):
                               "--prices", f"BTC={bad}", "--prices", specs[1], "--prices", specs[2], "-o", str(out)])
     assert res.exit_code == 2 and "BTC-USD_1d.csv" in res.output and "row 101" in res.output
     assert "'Close'" in res.output and not out.exists()
+
+
+def test_a_gap_in_the_daily_history_exits_2(demo, tmp_path):
+    root, specs = demo
+    gap = tmp_path / "BTC-USD_1d.csv"
+    lines = open(specs[0].split("=", 1)[1]).read().splitlines()
+    gap.write_text("\n".join(lines[:2500] + lines[2501:]) + "\n")
+    out = tmp_path / "bt.json"
+    res = runner.invoke(app, ["backtest", str(root / "book.json"), "-m", str(root / "market.json"),
+                              "--prices", f"BTC={gap}", "--prices", specs[1], "--prices", specs[2], "-o", str(out)])
+    assert res.exit_code == 2 and "without gaps" in res.output and "--prices" in res.output
+    assert "Traceback" not in res.output and not out.exists()

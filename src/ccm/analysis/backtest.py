@@ -58,6 +58,7 @@ from ccm.risk.margin.var import MarketHistory, VarParams, marked_positions, var_
 from ccm.risk.metrics import with_model
 
 VAR_MODEL = "var"
+DAY_SECONDS = 86_400
 #: An exception is a loss above the margin by more than this (USD): below a cent it is rounding (a deep
 #: out-of-the-money long option whose margin and loss are both ~1e-50 USD).
 EXCEPTION_TOLERANCE_USD = 0.01
@@ -173,7 +174,7 @@ def run_backtest(
 
     Parameters
     ----------
-    timestamps : (T_all,) strictly increasing times of the path (daily).
+    timestamps : (T_all,) times of the path, one per day without gaps (an input error otherwise).
     prices : ndarray of shape (T_all, len(assets)), absolute USD index prices (rebase a history onto the
         snapshot with :func:`ccm.analysis.timeline.relative_path` first). Rows before ``start`` only feed the
         var model's lookback. Every non-stable asset a position moves with needs a column (an input error
@@ -195,8 +196,14 @@ def run_backtest(
                          f"{len(assets)} assets", record="prices")
     if not np.all(np.isfinite(prices) & (prices > 0)):
         raise InputError("prices must be finite and > 0", record="prices")
-    if stamps.shape[0] > 1 and np.any(np.diff(stamps.astype(np.int64)) <= 0):
+    steps = np.diff(stamps.astype(np.int64))
+    if np.any(steps <= 0):
         raise InputError("timestamps must be strictly increasing", record="prices")
+    if np.any(steps != DAY_SECONDS):  # the MPOR and the var lookback count rows as days
+        k = int(np.flatnonzero(steps != DAY_SECONDS)[0])
+        raise InputError(f"need one price per day without gaps: {stamps[k]} is followed by {stamps[k + 1]}",
+                         record="--prices", field="timestamp",
+                         hint="give daily closes (the MPOR and the lookback count rows as days)")
     if h < 1:
         raise InputError(f"the margin period of risk must be ≥ 1 day, got {mpor_days}", record="backtest",
                          field="mpor_days")
