@@ -125,6 +125,12 @@ def test_learned_pipeline_end_to_end(tiny):
     assert report.n == data.n_rows and 0 <= report.brier <= 1
     with pytest.raises(InputError):
         model.predict_proba(data.features, tuple(reversed(data.feature_names)))
+    # a label that is a plain rule of one feature is learned: ranked almost perfectly on its training rows
+    names = data.feature_names
+    column = np.nan_to_num(data.features[:, names.index("coverage_ratio")], nan=np.inf)
+    rule = column < np.median(column)
+    learned = BreachClassifier(max_iter=50, min_samples_leaf=5).fit(data.features, rule, names)
+    assert calibration_report(rule, learned.predict_proba(data.features, names)).auc > 0.95
     both = BreachDataset.concat([data, data.subset(data.label)])
     assert both.n_rows == data.n_rows + int(data.label.sum())
 
@@ -147,6 +153,10 @@ def test_calibration_scores_by_hand():
     assert report.auc == pytest.approx(sum(a > b for a, b in pairs) / len(pairs))
     assert report.base_rate == pytest.approx(3 / 8)
     assert report.brier_skill == pytest.approx(1 - report.brier / (3 / 8 * 5 / 8))
+    # reliability, two quantile bins split at the median 0.375: {0.05, 0.1, 0.2, 0.35} with one positive,
+    # {0.4, 0.6, 0.8, 0.9} with two
+    np.testing.assert_allclose(report.prob_pred, [(0.05 + 0.1 + 0.2 + 0.35) / 4, (0.4 + 0.6 + 0.8 + 0.9) / 4])
+    np.testing.assert_allclose(report.prob_true, [1 / 4, 2 / 4])
 
 
 def test_vol_path_of_alternating_returns_is_exact():
