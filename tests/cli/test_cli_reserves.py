@@ -246,3 +246,28 @@ def test_expected_balance_and_customer_are_checked(tmp_path):
     assert missing.exit_code == 1 and "ETH" in missing.stdout
     assert runner.invoke(app, [*verify, "--expect", "BTC"]).exit_code == 2
     assert runner.invoke(app, [*verify, "--expect", "BTC=-1"]).exit_code == 2
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("customers", -3), ("customers", 0), ("depth", -1), ("depth", 5), ("root_hash", "abcd"),
+    ("sums_units", [10**9, -1, 5 * 10**12]), ("sums_units", [2**63, 0, 0]),
+])
+def test_malformed_root_is_refused_naming_the_field(files, tmp_path, field, value):
+    """A root with a negative or zero customer count, a depth that does not fit the count (3 customers:
+    ⌈log2 3⌉ = 2), a short hash or sums outside 0 … 2^63 − 1 is bad input (exit 2), not a valid proof or a
+    negative liability. The readable totals are dropped so that only the checked field is wrong."""
+    out = files["dir"]
+    assert runner.invoke(app, ["por", "build", str(files["csv"]), "--out", str(out)]).exit_code == 0
+    proof = tmp_path / "c1.json"
+    assert runner.invoke(app, ["por", "prove", str(out), "c1", "--out", str(proof)]).exit_code == 0
+    root = json.loads((out / "root.json").read_text())
+    assert root["depth"] == 2 and root["customers"] == 3
+    del root["liabilities"]
+    root[field] = value
+    bad = tmp_path / "root.json"
+    bad.write_text(json.dumps(root))
+    for args in (["por", "verify", str(proof), "--root", str(bad)],
+                 ["reserves", str(bad), "-r", str(files["reserves"]), "-m", str(files["market"])]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert f"'{field}'" in result.output

@@ -24,7 +24,7 @@ import numpy as np
 from ccm.errors import InputError
 from ccm.io.files import read_document, require_file, require_mapping, write_atomic, write_text_atomic
 from ccm.io.liabilities import MAX_DECIMALS, format_units
-from ccm.stress.merkle_sum import InclusionProof, MerkleRoot, MerkleSumTree
+from ccm.stress.merkle_sum import HASH_BYTES, MAX_SUM, InclusionProof, MerkleRoot, MerkleSumTree
 
 ROOT_FORMAT = "ccm-por-root/1"
 PROOF_FORMAT = "ccm-por-proof/1"
@@ -205,9 +205,27 @@ def read_root(path: str | Path) -> tuple[MerkleRoot, int]:
         customers=_int(_field(data, "customers", file=file), file=file, record="root", field="customers"),
         depth=_int(_field(data, "depth", file=file), file=file, record="root", field="depth"),
     )
+    _check_root_shape(root, file=file)
     decimals = _decimals(data, file=file)
     _check_readable(data, "liabilities", root.assets, root.sums, decimals, file=file)
     return root, decimals
+
+
+def _check_root_shape(root: MerkleRoot, *, file: str) -> None:
+    """What ``ccm por build`` always publishes: ≥ 1 customer, depth ⌈log2 customers⌉, a 32-byte hash, per-asset
+    sums in 0 … 2^63 − 1 (a negative total would read as a negative liability)."""
+    if root.customers < 1:
+        raise InputError(f"customers must be ≥ 1, got {root.customers}", file=file, record="root", field="customers")
+    if root.depth != (root.customers - 1).bit_length():
+        raise InputError(f"depth {root.depth} does not fit {root.customers} customers (a tree of them has depth "
+                         f"{(root.customers - 1).bit_length()})", file=file, record="root", field="depth")
+    if len(root.hash) != HASH_BYTES:
+        raise InputError(f"the root hash has {len(root.hash)} bytes, expected {HASH_BYTES}", file=file, record="root",
+                         field="root_hash")
+    for asset, total in zip(root.assets, root.sums, strict=True):
+        if not 0 <= total <= MAX_SUM:
+            raise InputError(f"the {asset} total {total} is outside 0 … 2^63 − 1", file=file, record="root",
+                             field="sums_units")
 
 
 def read_proof(path: str | Path, *, check_readable: bool = True) -> tuple[InclusionProof, int]:
