@@ -136,3 +136,17 @@ def test_real_history_from_the_shared_data(files, data_dir, monkeypatch):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["steps"] == 2 and doc["price_history"]["days"] > 1_000
+
+
+@pytest.mark.parametrize("cell", ["abc", "-5", "nan"])
+def test_a_bad_price_row_is_an_error_not_a_dropped_day(files, cell):
+    """A malformed or non-positive price in --prices used to be dropped silently (the covariance then took a
+    two-day return for a daily one); it is bad input: exit 2 naming the file, the row and the column."""
+    path = files / "eth.csv"
+    lines = path.read_text().splitlines()
+    lines[11] = lines[11].split(",")[0] + "," + cell  # row 12 (the header is row 1)
+    path.write_text("\n".join(lines) + "\n")
+    result = run(files, "--preset", "aave-v3", "--paths", "20")
+    assert result.exit_code == 2, result.output
+    assert "eth.csv" in result.output and "row 12" in result.output and "'close'" in result.output
+    assert "Traceback" not in result.output

@@ -30,7 +30,7 @@ def _covariance(assets, stable, needed, prices: list[str] | None, ewma_lambda: f
     if not needed.any():
         return cov, None
     specs = price_specs(prices, assets, stable)
-    history = read_prices(specs, drop_bad=True) if specs else None
+    history = read_prices(specs) if specs else None  # a bad row is an input error, not a silently dropped day
     have = set(history.assets) if history is not None else set()
     missing = [a for a, need in zip(assets, needed, strict=True) if need and a not in have]
     if missing:
