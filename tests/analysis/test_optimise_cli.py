@@ -107,11 +107,9 @@ def test_bad_input_exits_2_with_one_line(args, tmp_path, prices_csv):
     assert not out.exists()
 
 
-def test_a_stale_price_history_exits_2(tmp_path):
-    stale = tmp_path / "stale.csv"
-    days = np.arange(np.datetime64("2024-06-01"), np.datetime64("2024-08-01"))
-    stale.write_text("date,BTC,ETH,SOL\n" + "".join(f"{d},{100 + k % 2},{50 + k % 3},{10 + k % 2}\n"
-                                                    for k, d in enumerate(days)))
+def test_a_stale_price_history_exits_2(tmp_path, prices_csv):
+    stale = tmp_path / "stale.csv"  # the fixture without its last 30 days: it ends 2025-01-10
+    stale.write_text("\n".join(prices_csv.read_text().splitlines()[:-30]) + "\n")
     out = tmp_path / "out.json"
     result = runner.invoke(app, ["recommend", str(BOOK), "-m", str(MARKET), "-f", "json", "-o", str(out),
                                  "--prices", str(stale)])
