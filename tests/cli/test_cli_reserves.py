@@ -71,6 +71,20 @@ def test_reserves_under_scenarios(files, tmp_path):
     zero.write_text(json.dumps({"scenarios": [{"name": "nothing happens", "returns": {"BTC": 0.0}}]}))
     doc = reserves_json(files, files["csv"], "-s", str(zero))
     assert doc["scenarios"]["worst"]["total"]["haircut_reserve_ratio"] == pytest.approx(734_000 / 750_000)
+    # BTC −50%: BTC owed 10 × 25,000 = 250,000, held 12 × 25,000 × 0.9 = 270,000 after the 10% haircut; ETH
+    # 144,000 / 200,000 and USDT 50,000 / 50,000 unchanged → total 464,000 / 500,000 = 0.928, the worst of the two.
+    crash = tmp_path / "crash.json"
+    crash.write_text(json.dumps({"scenarios": [{"name": "calm", "returns": {"BTC": 0.0, "ETH": 0.0, "USDT": 0.0}},
+                                               {"name": "btc -50%", "returns": {"BTC": -0.5, "ETH": 0.0,
+                                                                                "USDT": 0.0}}]}))
+    worst = reserves_json(files, files["csv"], "-s", str(crash))["scenarios"]["worst"]
+    assert worst["total"]["scenario"] == "btc -50%"
+    assert worst["total"]["haircut_reserve_ratio"] == pytest.approx(464_000 / 500_000)
+    assert worst["total"]["liabilities_usd"] == pytest.approx(500_000)
+    # BTC's own ratios do not move with its price under a static haircut (1.2 and 1.08 in both): a tie, and the
+    # first scenario is reported
+    assert worst["assets"][0] == {"asset": "BTC", "scenario": "calm", "reserve_ratio": pytest.approx(1.2),
+                                  "haircut_reserve_ratio": pytest.approx(1.08), "unbounded": False}
 
 
 def test_table_output(files):
