@@ -167,8 +167,12 @@ def test_forecast_volatility_units_and_shapes(garch_sample):
     both = forecast_volatility(np.column_stack([prices, prices**2]), model="ewma")
     assert both.shape == (2,) and both == pytest.approx([expected, 2 * expected], rel=1e-9)
     fitted = GarchForecaster().fit(x)
-    far = forecast_volatility(prices, model="garch", horizon_days=2000)
-    assert far == pytest.approx(np.sqrt(fitted.long_run_variance_), rel=0.02)  # long horizons → long-run vol
+    h = 2000
+    far = forecast_volatility(x, model="garch", horizon_days=h, kind="returns")
+    # V_H = H σ̄² + (σ²_{n+1} − σ̄²)(1 − φ^H)/(1 − φ), averaged over H days
+    phi, lr, now = fitted.persistence_, fitted.long_run_variance_, fitted.predict_variance(x)[-1]
+    assert far == pytest.approx(np.sqrt(lr + (now - lr) * (1 - phi**h) / ((1 - phi) * h)), rel=1e-9)
+    assert far == pytest.approx(np.sqrt(lr), rel=0.02)  # long horizons → long-run vol
 
 
 def test_bad_inputs_raise_located_errors(garch_sample):

@@ -132,8 +132,16 @@ def test_garch_vol_model_from_the_forecast_module(history):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["vol_model"] == "garch"
+    from ccm.analysis.forecast import forecast_volatility
+
     for asset, r in RATES.items():  # every squared return is r²: any variance model fitted to it forecasts ≈ r
         assert doc["volatility"]["daily"][asset] == pytest.approx(r, rel=0.05)
+    # exactly: GARCH (tested against arch) fitted on the file's closes, H = ⌈24 h / 24⌉ = 1 day
+    lines = [line.split(",") for line in history.read_text().splitlines()[1:]]
+    closes = np.array([[float(v) for v in line[1:]] for line in lines])
+    want = forecast_volatility(closes, model="garch", horizon_days=1)
+    got = [doc["volatility"]["daily"][a] for a in ("BTC", "ETH", "SOL")]
+    np.testing.assert_allclose(got, want, rtol=1e-9)
 
 
 def test_a_book_of_stablecoins_needs_no_price_history(tmp_path):
