@@ -35,6 +35,16 @@ def test_one_sided_with_drift_is_the_drifted_first_passage_formula():
     assert prob(d, NAN, vol, h, drift="martingale") == pytest.approx(expected, rel=1e-12)
 
 
+def test_upper_barrier_with_drift_is_the_running_maximum_formula():
+    # Upper barrier b of X_t = μt + σW_t: P(max_{t≤h} X ≥ b) = Φ((μh − b)/s) + exp(2μb/σ²) Φ((−b − μh)/s)
+    # (Shreve II, 7.2.1 for the maximum); with μ = −σ²/2 the price is a martingale and the barrier is harder to reach.
+    u, vol, h = 0.12, 0.05, 6.0
+    b, mu, s = math.log(1 + u), -0.5 * vol**2, vol * math.sqrt(h)
+    expected = norm.cdf((mu * h - b) / s) + math.exp(2 * mu * b / vol**2) * norm.cdf((-b - mu * h) / s)
+    assert prob(NAN, u, vol, h, drift="martingale") == pytest.approx(expected, rel=1e-12)
+    assert prob(NAN, u, vol, h, drift="martingale") < prob(NAN, u, vol, h)
+
+
 def strip_survival_eigen(a: float, b: float, s: float, terms: int = 400) -> float:
     """Driftless Brownian motion from 0 staying in (a, b) up to variance s²: the eigenfunction series
     Σ_n (2/(nπ)) (1 − (−1)^n) sin(nπ(−a)/L) exp(−n²π²s²/(2L²)), L = b − a (Karlin & Taylor; Cox & Miller)."""
