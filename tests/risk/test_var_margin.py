@@ -195,3 +195,18 @@ def test_parametric_driver_is_the_loss_at_the_most_likely_var_point(ctx, h):
                                                   lookback_days=250))
     move = NormalDist().inv_cdf(0.99) * statistics.stdev(x) * math.sqrt(h)
     assert req.position_driver[0] == pytest.approx(Q_BTC * BTC * (1 - math.exp(-move)), rel=1e-7)
+
+
+def test_inverse_perp_var_is_the_coin_pnl_valued_at_the_moved_price():
+    """Long q USD of an inverse perp: coin P&L q (1/F − 1/F') valued at F' is q (F'/F − 1) USD, so the window
+    losses are q (1 − e^{Σ x}), whatever the entry price (the position is struck at today's mark)."""
+    ins = [perp("BTC", inverse=True)]
+    q = 120_000.0
+    acc = Account(id="inv", collateral={"BTC": 1.0},
+                  positions=(Position(instrument=ins[0].id, quantity=q, entry_price=30_000.0),))
+    inv = engine_context(ins, [acc], {"BTC": BTC, "USDC": 1.0}, {}, AS_OF, config())
+    x = _history()[0][-300:, :1]
+    req = var_requirement(inv, MarketHistory(assets=("BTC",), prices=_history()[1][:, :1]),
+                          VarParams(lookback_days=300))
+    losses = [-q * (math.exp(x[k, 0] + x[k + 1, 0]) - 1.0) for k in range(len(x) - 1)]
+    assert req.initial[0] == pytest.approx(_plain_var_es(losses, 0.99)[0], rel=1e-10)
