@@ -150,3 +150,16 @@ def test_a_bad_price_row_is_an_error_not_a_dropped_day(files, cell):
     assert result.exit_code == 2, result.output
     assert "eth.csv" in result.output and "row 12" in result.output and "'close'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_aave_reserve_with_lt_times_lb_above_one_is_refused(files):
+    """Aave's PoolConfigurator requires LT × LB ≤ 100% (defi.md §1.2): LT 0.95 with a 10% bonus (1.045) would
+    let a liquidation at HF just below 1 seize more than the account holds. Exit 2 naming the file and field."""
+    (files / "lt.yaml").write_text("lending:\n"
+                                   "  ETH: {ltv: 0.9, liquidation_threshold: 0.95, liquidation_bonus: 0.10}\n")
+    result = run(files, "--preset", "aave-v3", "--config", str(files / "lt.yaml"), "--paths", "20")
+    assert result.exit_code == 2, result.output
+    assert "lt.yaml" in result.output and "lending.ETH" in result.output and "liquidation_bonus" in result.output
+    ok = files / "ok.yaml"
+    ok.write_text("lending:\n  ETH: {ltv: 0.9, liquidation_threshold: 0.95, liquidation_bonus: 0.05}\n")  # 0.9975
+    assert run(files, "--preset", "aave-v3", "--config", str(ok), "--paths", "20").exit_code == 0

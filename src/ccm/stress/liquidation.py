@@ -547,7 +547,8 @@ def params_from_config(config: RiskConfig, assets: Sequence[str],
     size and dust rules off. With ``account_ids`` (n_accounts,), accounts the Aave rules put in an eMode
     category get its LT and bonus for the category's assets: the arrays become (n_accounts, n_assets). Compound:
     the protocol keeps 1 − ``store_front_price_factor`` of the discount. Liquity: gas compensation from its
-    rules. Not modelled: Maker ``dust`` and Liquity Recovery Mode.
+    rules. Not modelled: Maker ``dust`` and Liquity Recovery Mode. Aave: a reserve with LT × (1 + bonus) > 1
+    is an InputError (``PoolConfigurator`` refuses it).
     """
     from ccm.risk.lending_rules import AaveRules, CompoundRules, LiquityRules
 
@@ -560,6 +561,12 @@ def params_from_config(config: RiskConfig, assets: Sequence[str],
     bonus = np.array([p.liquidation_bonus for p in lending], dtype=float)
     kw: dict = {}
     if isinstance(rules, AaveRules):
+        over = np.flatnonzero(lt * (1.0 + bonus) > 1.0 + 1e-12)
+        if over.size:  # PoolConfigurator: LT × LB ≤ 100% (defi.md §1.2), else a liquidation seizes more than C
+            a = int(over[0])
+            raise InputError(f"liquidation_threshold × (1 + liquidation_bonus) = {lt[a] * (1.0 + bonus[a]):.6g} "
+                             "exceeds 1 (Aave requires LT × LB ≤ 100%)", file="config", record=f"lending.{assets[a]}",
+                             field="liquidation_bonus")
         v33 = rules.position_close_factor
         if rules.account_emode and account_ids is not None:
             lt, bonus = _emode(rules, assets, np.asarray(account_ids).astype(str), lt, bonus)
