@@ -129,3 +129,23 @@ def test_edge_partitions_in_process(venue, config, ctx, scenarios, shards, chunk
     merged = merge_stress(parts, account_parts, scenario_parts, chosen, top_accounts=3, fund_usd=FUND,
                           confidence=0.99)
     assert_same(single, merged)
+
+
+def test_liquity_stress_shards_share_the_system_tcr(client):
+    """As test_dist_metrics' Liquity case, under scenarios: every shard's troves use the whole book's TCR."""
+    from ccm.book import Account, build_book
+    from ccm.io.config import load_config
+    from ccm.market import MarketSnapshot
+    from tests.reference.builders import AS_OF
+
+    troves = [(10, 12_000), (10, 16_000), (10, 15_000), (10, 14_000), (10, 12_500), (10, 17_000)]
+    book = build_book([], [Account(id=f"t{k}", collateral={"ETH": q, "LUSD": -d}) for k, (q, d) in enumerate(troves)])
+    market = MarketSnapshot(as_of=AS_OF, index={"ETH": 2_000.0, "LUSD": 1.0})
+    config = load_config(preset="liquity-v1")
+    scenarios = ScenarioSet(assets=("ETH", "LUSD"), names=("flat", "eth -10%", "eth -20%"),
+                            price_returns=np.array([[0.0, 0.0], [-0.1, 0.0], [-0.2, 0.0]]), kind="custom")
+    ctx = RiskContext.build(book, resolve_market(market, book.assets, book.instruments), config)
+    single = run_stress(ctx, scenarios, fund_usd=FUND, top_accounts=3, confidence=0.5)
+    cluster = stress_on_client(client, book, market, config, scenarios, fund_usd=FUND, top_accounts=3,
+                               confidence=0.5, shards=4, chunks=2)
+    assert_same(single, cluster)

@@ -17,7 +17,7 @@ from distributed import Client
 
 from ccm.book.book import Book
 from ccm.dist.cluster import broadcast, cluster_client, run_tasks, worker_count
-from ccm.dist.shards import default_shards, ranges, shard_book
+from ccm.dist.shards import book_wide_config, default_shards, ranges, shard_book
 from ccm.enums import MarginModelName
 from ccm.market.resolve import resolve_market
 from ccm.market.snapshot import MarketSnapshot
@@ -96,7 +96,8 @@ def evaluate_on_client(
     """
     workers = worker_count(client)
     parts = ranges(book.n_accounts, shards or default_shards(book.n_accounts, workers))
-    market_f, config_f = broadcast(client, snapshot), broadcast(client, config)
+    market_f = broadcast(client, snapshot)
+    config_f = broadcast(client, book_wide_config(book, snapshot, config, model))  # e.g. Liquity's system TCR
     results = run_tasks(client, shard_coverage,
                         [(sub, market_f, config_f, model, with_distance, before_task)
                          for sub in shard_book(book, parts)],

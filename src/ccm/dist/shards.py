@@ -8,10 +8,16 @@ back is an offset, and "first on ties" (first account, first scenario) survives 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ccm.book.book import Book
+
+if TYPE_CHECKING:
+    from ccm.enums import MarginModelName
+    from ccm.market.snapshot import MarketSnapshot
+    from ccm.risk.config import RiskConfig
 
 #: Largest shard by default (accounts): bounds a task's memory whatever the number of workers.
 SHARD_ACCOUNTS_MAX = 250_000
@@ -43,3 +49,29 @@ def shard_book(book: Book, shards: list[slice]) -> list[Book]:
 
 
 __all__ = ["SHARD_ACCOUNTS_MAX", "default_shards", "ranges", "shard_book"]
+
+
+def book_wide_config(book: Book, snapshot: MarketSnapshot, config: RiskConfig,
+                     model: MarginModelName | None = None) -> RiskConfig:
+    """``config`` with the figures a shard cannot compute alone pinned from the whole ``book``.
+
+    Today one: Liquity's system TCR (Σ collateral ÷ Σ debt of every lending trove) decides Recovery Mode and
+    each trove's health factor; a shard would otherwise use the TCR of its own troves. With ``system_tcr``
+    set (by the user, or here at the current prices, as one process decides it) the config is returned as is.
+    ``model`` is the margin model forced on every account (``ccm metrics --model``), None = the book's own.
+    """
+    from dataclasses import replace
+
+    from ccm.market.resolve import resolve_market
+    from ccm.risk.context import RiskContext
+    from ccm.risk.lending_rules import LiquityRules
+    from ccm.risk.margin.lending import liquity_tcr
+    from ccm.risk.metrics import with_model
+
+    rules = config.protocol
+    if not isinstance(rules, LiquityRules) or rules.system_tcr is not None:
+        return config
+    whole = book if model is None else with_model(book, model)
+    ctx = RiskContext.build(whole, resolve_market(snapshot, whole.assets, whole.instruments), config)
+    tcr = float(liquity_tcr(ctx))
+    return replace(config, protocol=replace(rules, system_tcr=tcr)) if math.isfinite(tcr) else config

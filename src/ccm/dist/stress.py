@@ -28,7 +28,7 @@ from distributed import Client
 
 from ccm.book.book import Book
 from ccm.dist.cluster import broadcast, cluster_client, run_tasks, worker_count
-from ccm.dist.shards import default_shards, ranges, shard_book
+from ccm.dist.shards import book_wide_config, default_shards, ranges, shard_book
 from ccm.market.resolve import resolve_market
 from ccm.market.snapshot import MarketSnapshot
 from ccm.risk.config import RiskConfig
@@ -173,7 +173,8 @@ def stress_on_client(
         raise ValueError("confidence must be in (0, 1)")
     account_parts = ranges(book.n_accounts, shards or default_shards(book.n_accounts, worker_count(client)))
     scenario_parts = ranges(len(scenarios), chunks)
-    market_f, config_f, scenarios_f = (broadcast(client, x) for x in (snapshot, config, scenarios))
+    shard_config = book_wide_config(book, snapshot, config)  # e.g. Liquity's system TCR, not each shard's
+    market_f, config_f, scenarios_f = (broadcast(client, x) for x in (snapshot, shard_config, scenarios))
     k = max(top_accounts, 2)  # Cover-2 needs the two largest, as in run_stress
     books = shard_book(book, account_parts)
     tasks = [(sub, market_f, config_f, scenarios_f, chunk, k, confidence, chunk_size, before_task)
