@@ -386,3 +386,14 @@ def test_emode_bonus_beyond_the_threshold_is_refused(tmp_path: Path):
     assert "1.0185" in err.value.message
     user.write_text(user.read_text().replace("0.05", "0.03"))  # 0.97 × 1.03 = 0.9991: accepted
     assert load_config(user, preset="aave-v3").protocol.emode["hot"].liquidation_bonus == 0.03
+
+
+def test_liquity_tcr_counts_troves_only(presets):
+    """An account holding ETH without LUSD debt is not a trove: TCR = 17 × 2,000 / 20,000 = 1.7 with or without
+    it (the liquidation simulation, ccm.stress.liquidation, counts troves with debt only, too)."""
+    troves = [account(f"t{k}", ETH=q, LUSD=-d) for k, (q, d) in enumerate([(10.0, 11_000.0), (2.0, 3_000.0),
+                                                                            (5.0, 6_000.0)])]
+    prices = {**PRICES, "ETH": 2_000.0}
+    r = metrics(presets["liquity-v1"], troves + [account("holder", ETH=100.0)], prices)
+    assert r.tcr == pytest.approx(17 * 2_000 / 20_000, rel=1e-12)
+    assert r.recovery_mode is False

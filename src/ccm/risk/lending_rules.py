@@ -114,7 +114,7 @@ class LiquityRules:
     mcr : minimum collateral ratio 1.10; a trove with ICR < MCR is liquidatable.
     ccr : critical system collateral ratio 1.50; Recovery Mode iff TCR < CCR, and then a trove with
         ICR < TCR is liquidatable too (with enough LUSD in the Stability Pool, assumed).
-    system_tcr : the system's TCR; None = Σ collateral ÷ Σ debt of the book's lending accounts at the
+    system_tcr : the system's TCR; None = Σ collateral ÷ Σ debt of the book's troves (lending accounts with debt) at the
         current prices (a book that is not the whole system should set it).
     recovery_collateral_cap : in Recovery Mode a liquidation with MCR ≤ ICR takes at most cap × debt (1.1).
     gas_compensation_usd : LUSD gas compensation (200) included in every trove's debt.

@@ -76,7 +76,8 @@ def emode_codes(ctx: RiskContext) -> IntArray:
 
 def liquity_tcr(ctx: RiskContext) -> float:
     """Liquity total collateral ratio: ``LiquityRules.system_tcr`` if set, else Σ collateral-asset value ÷
-    Σ debt over the lending accounts at the current prices (cached per market in ``ctx.cache``)."""
+    Σ debt over the lending accounts with debt (the troves) at the current prices (cached per market in
+    ``ctx.cache``)."""
     rules = ctx.config.protocol
     assert isinstance(rules, LiquityRules)
     if rules.system_tcr is not None:
@@ -87,8 +88,10 @@ def liquity_tcr(ctx: RiskContext) -> float:
         lending_rows = (ctx.model_code == LENDING_CODE)[row_of_nonzeros(bal)]
         value = _balance_values(ctx, None) * lending_rows
         coll_col = ctx.book.assets.index(rules.collateral_asset) if rules.collateral_asset in ctx.book.assets else -1
-        collateral = float(np.maximum(value, 0.0)[bal.indices == coll_col].sum())
-        debt = float(np.maximum(-value, 0.0).sum())
+        owed = row_sums(np.maximum(-value, 0.0), bal.indptr)  # a trove has debt: ETH without LUSD is not one
+        is_trove = (owed > 0)[row_of_nonzeros(bal)]
+        collateral = float(np.maximum(value, 0.0)[(bal.indices == coll_col) & is_trove].sum())
+        debt = float(owed.sum())
         ctx.cache[key] = collateral / debt if debt > 0 else np.inf
     return ctx.cache[key]
 
