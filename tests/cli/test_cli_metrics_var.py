@@ -119,3 +119,18 @@ def test_an_account_of_the_book_on_var_uses_the_history_and_needs_it(files, tmp_
                                                                                        rel=1e-9)
     missing = runner.invoke(app, ["metrics", str(path), "--market", str(files / "market.json"), "--format", "json"])
     assert missing.exit_code == 2 and "long-perp" in missing.output and "--prices" in missing.output
+
+
+@pytest.mark.parametrize(("rows", "words"), [
+    # ends 40 days before the snapshot: a stale history
+    ([f"{(START + timedelta(days=k)).isoformat()},{40_000 + k}" for k in range(N_DAYS - 40)], "days before"),
+    # one day missing: the 2-day window would silently span 3 days
+    ([f"{(START + timedelta(days=k)).isoformat()},{40_000 + k}" for k in range(N_DAYS) if k != 60], "gaps"),
+])
+def test_stale_or_gapped_history_exits_2(files, tmp_path, rows, words):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Date,Close\n" + "\n".join(rows) + "\n")
+    result = runner.invoke(app, ["metrics", str(files / "book.json"), "--market", str(files / "market.json"),
+                                 "--model", "var", "--prices", f"BTC={bad}", "--format", "json"])
+    assert result.exit_code == 2, result.output
+    assert words in result.output and "--prices" in result.output and "Traceback" not in result.output

@@ -77,18 +77,32 @@ def _run(book, snapshot, config, *, model, with_distance, show_progress, history
 
 
 def _history(prices: list[str], book, snapshot):
-    """The daily price history of ``--prices`` (assets of the book) up to the snapshot's time, for the var model."""
-    from ccm.cli.replay import price_path
+    """The daily price history of ``--prices`` (assets of the book) up to the snapshot's time, for the var model:
+    one close per UTC day (intraday files are resampled), without gaps, ending at most ``MAX_STALE_DAYS`` before
+    the snapshot — the model counts rows as days, so a gap or an old history would give a wrong margin."""
+    from ccm.cli.breach import MAX_STALE_DAYS
+    from ccm.cli.replay import Step, price_path
     from ccm.risk.margin.var import MarketHistory
 
     stamps, path, assets = price_path(prices, book_assets=book.assets, index=dict(snapshot.index), start=None,
-                                      end=None, step=None, relative=False)
-    keep = stamps <= np.datetime64(snapshot.as_of.replace(tzinfo=None), "s")
+                                      end=None, step=Step.D1, relative=False)
+    as_of = np.datetime64(snapshot.as_of.replace(tzinfo=None), "s")
+    keep = stamps <= as_of
     if keep.sum() < 2:
         raise InputError(f"the price history starts at {stamps[0]}, after the market snapshot's time "
                          f"{snapshot.as_of.isoformat()}", record="--prices",
                          hint="the var model needs daily prices up to the snapshot's date")
-    return MarketHistory(assets=assets, prices=path[keep])
+    stamps, path = stamps[keep], path[keep]
+    if as_of - stamps[-1] > np.timedelta64(MAX_STALE_DAYS, "D"):
+        raise InputError(f"the price history ends on {stamps[-1]}, more than {MAX_STALE_DAYS} days before the "
+                         f"market's as_of {as_of}", record="--prices", hint="give prices up to the snapshot")
+    gaps = np.flatnonzero(np.diff(stamps.astype("datetime64[D]").astype(np.int64)) != 1)
+    if gaps.size:
+        k = int(gaps[0])
+        raise InputError(f"need one price per day without gaps: {stamps[k]} is followed by {stamps[k + 1]}",
+                         record="--prices", field="timestamp",
+                         hint="give daily closes (the margin period of risk and the lookback count rows as days)")
+    return MarketHistory(assets=assets, prices=path)
 
 
 def _emit(run, *, fmt: OutputFormat, out: Path | None, as_of: datetime, currency: str, limit: int | None) -> None:
