@@ -285,3 +285,24 @@ def test_malformed_root_is_refused_naming_the_field(files, tmp_path, field, valu
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         assert f"'{field}'" in result.output
+
+
+def test_damaged_tree_is_refused_by_prove(files, tmp_path):
+    """tree.npz whose arrays no longer fit together (a level cut short) gave a traceback; one whose balance was
+    changed in place (same shapes, root.json untouched) gave a proof that does not verify. Both: exit 2, nothing
+    written."""
+    import numpy as np
+
+    out = files["dir"]
+    assert runner.invoke(app, ["por", "build", str(files["csv"]), "--out", str(out)]).exit_code == 0
+    original = dict(np.load(out / "tree.npz"))
+    for name, change in (("cut", lambda d: d.update(sums_0=d["sums_0"][:1])),
+                         ("edited", lambda d: d["sums_0"].__setitem__((1, 0), d["sums_0"][1, 0] - 1))):
+        damaged = {k: v.copy() for k, v in original.items()}
+        change(damaged)
+        np.savez(out / "tree.npz", **damaged)
+        proof = tmp_path / f"{name}.json"
+        result = runner.invoke(app, ["por", "prove", str(out), "c2", "--out", str(proof)])
+        assert result.exit_code == 2, (name, result.output)
+        assert "tree.npz" in result.output and "Traceback" not in result.output
+        assert not proof.exists()

@@ -218,6 +218,7 @@ def prove(
     from ccm.cli.output import write_text
     from ccm.io.por import load_tree, proof_document
     from ccm.stress.merkle_sum import prove as prove_leaf
+    from ccm.stress.merkle_sum import verify_proof
 
     try:
         tree, decimals = load_tree(directory)
@@ -226,7 +227,12 @@ def prove(
         except ValueError:
             raise InputError(f"customer {customer_id!r} is not in the tree", file=str(directory),
                              record="customer_id") from None
-        write_text(json.dumps(proof_document(prove_leaf(tree, index), decimals), indent=1), out)
+        proof = prove_leaf(tree, index)
+        checked = verify_proof(proof, tree.root)  # never hand out a proof that does not verify (a damaged tree)
+        if not checked.valid:
+            raise InputError(f"the tree is damaged: the proof of {customer_id!r} does not verify ({checked.reason})",
+                             file=str(directory / "tree.npz"), hint="rebuild it with ccm por build")
+        write_text(json.dumps(proof_document(proof, decimals), indent=1), out)
     except CcmError as error:
         raise _fail(error) from None
 

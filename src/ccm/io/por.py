@@ -106,11 +106,33 @@ def load_tree(directory: str | Path) -> tuple[MerkleSumTree, int]:
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
         raise InputError(f"cannot read the tree: {err}", file=str(path),
                          hint="rebuild it with ccm por build") from None
+    problem = _tree_shape_problem(tree)
+    if problem:
+        raise InputError(f"the tree is damaged: {problem}", file=str(path), hint="rebuild it with ccm por build")
     root, root_decimals = read_root(directory / ROOT_FILE)
     if root.hash != tree.root.hash or root_decimals != decimals:
         raise InputError("root.json does not match tree.npz (different root hash or decimals)",
                          file=str(directory / ROOT_FILE), hint="rebuild the directory with ccm por build")
     return tree, decimals
+
+
+def _tree_shape_problem(tree: MerkleSumTree) -> str | None:
+    """Why the arrays of a loaded tree cannot be the levels of one Merkle sum tree, or None: n customers and
+    salts, every level but the root padded to an even count and half as long above, 32-byte hashes, k sums."""
+    n, k = len(tree.customer_ids), len(tree.assets)
+    if n < 1 or tree.salts.dtype != np.uint8 or tree.salts.ndim != 2 or tree.salts.shape[0] != n:
+        return f"{n} customer ids but salts of shape {tree.salts.shape}"
+    if not tree.hashes or len(tree.hashes) != len(tree.sums):
+        return f"{len(tree.hashes)} levels of hashes and {len(tree.sums)} of sums"
+    count = n
+    for level, (h, s) in enumerate(zip(tree.hashes, tree.sums, strict=True)):
+        expected = count + count % 2 if level < len(tree.hashes) - 1 else 1
+        fits = h.shape == (expected, HASH_BYTES) and h.dtype == np.uint8 and s.shape == (expected, k)
+        if count > expected or not fits or s.dtype != np.int64:
+            return (f"level {level} has hashes {h.shape} and sums {s.shape}, expected ({expected}, {HASH_BYTES}) "
+                    f"and ({expected}, {k})")
+        count = expected // 2
+    return None
 
 
 def _int(value: Any, *, file: str, record: str, field: str) -> int:
