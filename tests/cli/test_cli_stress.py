@@ -106,3 +106,14 @@ def test_bad_input_exits_2(args, expect):
     result = runner.invoke(app, ["stress", str(BOOK), "-m", str(MARKET), *args])
     assert result.exit_code == 2
     assert expect in result.output and "Traceback" not in result.output
+
+
+def test_monte_carlo_refuses_a_bad_price_row_naming_it(tmp_path):
+    """A malformed row is exit 2 naming the file and row (dropping it would turn a 2-day return into a daily one)."""
+    bad = tmp_path / "btc.csv"
+    bad.write_text("Date,Close\n2024-01-01,42000\n2024-01-02,oops\n2024-01-03,43000\n2024-01-04,44000\n")
+    result = CliRunner().invoke(app, ["stress", str(ROOT / "examples" / "book.json"), "--market",
+                                      str(ROOT / "examples" / "market.json"), "--scenarios", "montecarlo",
+                                      "--prices", f"BTC={bad}", "--paths", "10", "--format", "json"])
+    assert result.exit_code == 2, result.output
+    assert "btc.csv" in result.output and "3" in result.output and "Traceback" not in result.output

@@ -81,7 +81,7 @@ def build_scenarios(source: str, ctx, *, prices: list[str] | None, paths: int, s
             raise InputError(f"{source} needs a price history and none was found", record="--prices",
                              hint="pass --prices BTC=btc.csv --prices ETH=eth.csv (or one wide CSV), "
                                   "or set CCM_DATA_DIR to the shared market data")
-        history = read_prices(specs, drop_bad=True)
+        history = read_prices(specs)  # a bad row is an input error: a dropped day would make a 2-day return look daily
         if source == "histsim":
             return historical_simulation(history.timestamps, history.prices, history.assets,
                                          horizon_days=max(1, round(horizon_days)))
