@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccm.errors import CcmError, InputError
+from ccm.cli.output import err_console, exit_on_error, progress
+from ccm.errors import InputError
 
 
 class BacktestFormat(StrEnum):
@@ -115,7 +116,6 @@ def backtest(
     ETH=ETH-USD_1d.csv --model portfolio --from 2020-01-01 --to 2025-01-01 -f html -o backtest.html[/bold]
     """
     from ccm.analysis.backtest import run_backtest
-    from ccm.cli.main import _fail, _progress, err_console
     from ccm.cli.output import emit
     from ccm.cli.replay import parse_moment, price_path
     from ccm.io.backtest_report import backtest_document, backtest_html
@@ -124,7 +124,7 @@ def backtest(
     from ccm.io.market import load_market
     from ccm.risk.margin.var import VarParams
 
-    try:
+    with exit_on_error():
         if mpor_days < 1:
             raise InputError(f"must be ≥ 1, got {mpor_days}", record="--mpor-days")
         if not 0.0 < confidence < 1.0:
@@ -155,12 +155,12 @@ def backtest(
                            stressed_weight=apc_stressed, floor_lookback_days=apc_floor)
         began = time.perf_counter()
         try:
-            with _progress(fmt is BacktestFormat.TABLE or out is not None) as progress:
-                task = progress.add_task("backtest", total=max(0, min(stop, stamps.shape[0] - mpor_days) - first))
+            with progress(fmt is BacktestFormat.TABLE or out is not None) as bar:
+                task = bar.add_task("backtest", total=max(0, min(stop, stamps.shape[0] - mpor_days) - first))
                 result = run_backtest(loaded_book, snapshot, loaded_config, stamps, rebased, assets,
                                       model=model.value, var_params=params, mpor_days=mpor_days,
                                       confidence=confidence, start=first, stop=stop, increase_days=increase_days,
-                                      on_step=lambda done, total: progress.update(task, completed=done))
+                                      on_step=lambda done, total: bar.update(task, completed=done))
         except InputError as error:
             raise error.relocated({"market": str(market), "config": str(config or "built-in default config")}) \
                 from None
@@ -177,5 +177,3 @@ def backtest(
                               f"{seconds:.1f} s; {result.n_exceptions:,} exceptions, coverage "
                               f"{doc['coverage'] if doc['coverage'] is None else format(doc['coverage'], '.4%')}",
                               highlight=False, soft_wrap=True)
-    except CcmError as error:
-        raise _fail(error) from None

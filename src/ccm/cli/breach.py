@@ -12,9 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccm.cli.output import Format, json_number
+from ccm.cli.evaluate import evaluate_with_progress
+from ccm.cli.output import Format, exit_on_error, json_number
 from ccm.enums import STATUSES, MarginModelName
-from ccm.errors import CcmError, InputError
+from ccm.errors import InputError
 
 DAY_SECONDS = 86_400
 #: A history whose last price is older than this before the snapshot gives a stale volatility: refused.
@@ -148,14 +149,13 @@ def breach(
     Example: [bold]ccm breach examples/book.json -m examples/market.json --horizon-hours 24 -f json[/bold]
     """
     from ccm.analysis.breach import account_breach_probability
-    from ccm.cli.main import _fail, _run
     from ccm.cli.output import emit
     from ccm.cli.stress import price_specs
     from ccm.io.book import load_book
     from ccm.io.config import load_config
     from ccm.io.market import load_market
 
-    try:
+    with exit_on_error():
         if not (math.isfinite(horizon_hours) and horizon_hours > 0):
             raise InputError(f"the horizon must be a positive number of hours, got {horizon_hours}",
                              record="--horizon-hours")
@@ -163,8 +163,8 @@ def breach(
         snapshot = load_market(market)
         loaded_book = load_book(book)
         try:
-            run = _run(loaded_book, snapshot, loaded_config, model=model, with_distance=True,
-                       show_progress=fmt is Format.TABLE or out is not None)
+            run = evaluate_with_progress(loaded_book, snapshot, loaded_config, model=model, with_distance=True,
+                                         show_progress=fmt is Format.TABLE or out is not None)
             ctx = run.context
             vols, vol_as_of = np.full(ctx.book.n_assets, np.nan), None
             if ctx.moving.any():  # a book of stablecoins only has no distance to liquidation and needs no vol
@@ -182,5 +182,3 @@ def breach(
         doc = breach_document(run, result, as_of=snapshot.as_of, currency=loaded_config.currency,
                               vol_model=vol_model.value, vols=vols, vol_as_of=vol_as_of, horizon_hours=horizon_hours)
         emit(fmt, out, doc=doc, table=lambda console: print_breach(console, doc, None if limit == 0 else limit))
-    except CcmError as error:
-        raise _fail(error) from None

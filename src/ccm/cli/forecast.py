@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccm.cli.output import Format
-from ccm.errors import CcmError, InputError
+from ccm.cli.output import Format, exit_on_error, progress
+from ccm.errors import InputError
 
 DAY = 86400
 DEFAULT_TEST_DAYS = 365
@@ -262,10 +262,9 @@ def forecast(
     Example: [bold]ccm forecast BTC=BTC-USD_1d.csv --test-from 2023-01-01 --horizon-days 1 -f json[/bold]
     """
     from ccm.analysis.forecast import BASELINE, MODEL_NAMES, make_forecaster, rolling_evaluation
-    from ccm.cli.main import _fail, _progress
     from ccm.cli.output import emit
 
-    try:
+    with exit_on_error():
         if horizon_days < 1:
             raise InputError(f"horizon must be ≥ 1 day, got {horizon_days}", record="--horizon-days")
         if refit_days < 1:
@@ -275,17 +274,15 @@ def forecast(
         start = first_test_origin(stamps, test_from)
         chosen = MODEL_NAMES if model is ModelChoice.ALL else (model.value,)
         results = {}
-        with _progress(fmt is Format.TABLE or out is not None) as progress:
+        with progress(fmt is Format.TABLE or out is not None) as bar:
             for choice in dict.fromkeys((BASELINE, *chosen)):
-                task = progress.add_task(choice, total=None)
+                task = bar.add_task(choice, total=None)
                 results[choice] = rolling_evaluation(
                     make_forecaster(choice, horizon_days=horizon_days), series, test_start=start,
-                    refit_every=refit_days, on_refit=lambda done, total, t=task: progress.update(t, completed=done,
+                    refit_every=refit_days, on_refit=lambda done, total, t=task: bar.update(t, completed=done,
                                                                                                   total=total))
         baseline = results[BASELINE]
         shown = {k: results[k] for k in chosen}
         doc = forecast_document(name, stamps, shown, baseline, test_start=start, refit_days=refit_days,
                                 series=series)
         emit(fmt, out, doc=doc, table=lambda console: print_forecast(console, doc))
-    except CcmError as error:
-        raise _fail(error) from None

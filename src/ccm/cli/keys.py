@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccm.errors import CcmError, InputError
+from ccm.cli.output import err_console, exit_on_error
+from ccm.errors import InputError
 
 keys_app = typer.Typer(
     help="API keys of the risk service: [bold]admin[/bold] (everything), [bold]risk[/bold] (read everything, run "
@@ -61,14 +62,11 @@ def create(
 
     Example: [bold]ccm keys create --role account --account acc-1 --name "fund A"[/bold]
     """
-    from ccm.cli.main import _fail, err_console
     from ccm.store import open_store
 
-    try:
+    with exit_on_error():
         with open_store(store) as opened:
             key, secret = opened.create_api_key(role.value if name is None else name, role.value, account or ())
-    except CcmError as error:
-        raise _fail(error) from None
     if fmt is KeyFormat.JSON:
         typer.echo(json.dumps({**_as_dict(key), "key": secret}, indent=2))
     else:
@@ -86,14 +84,11 @@ def list_keys(
     include_revoked: bool = typer.Option(False, "--all", help="Include revoked keys."),
 ) -> None:
     """List the API keys (never their secrets: only the first characters, to tell them apart)."""
-    from ccm.cli.main import _fail
     from ccm.store import open_store
 
-    try:
+    with exit_on_error():
         with open_store(store) as opened:
             found = opened.list_api_keys(include_revoked=include_revoked)
-    except CcmError as error:
-        raise _fail(error) from None
     if fmt is ListFormat.JSON:
         typer.echo(json.dumps([_as_dict(k) for k in found], indent=2))
         return
@@ -112,10 +107,9 @@ def revoke(
     store: str | None = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
     """Revoke an API key: requests with it are refused from now on."""
-    from ccm.cli.main import _fail
     from ccm.store import open_store
 
-    try:
+    with exit_on_error():
         with open_store(store) as opened:
             key = opened.get_api_key(key_id)
             if key is None:
@@ -125,5 +119,3 @@ def revoke(
                 typer.echo(f"revoked key {key_id} ({key.name!r})")
             else:
                 typer.echo(f"key {key_id} ({key.name!r}) was already revoked")
-    except CcmError as error:
-        raise _fail(error) from None

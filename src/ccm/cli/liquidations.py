@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccm.cli.output import Format
-from ccm.errors import CcmError, InputError
+from ccm.cli.output import Format, exit_on_error, progress
+from ccm.errors import InputError
 
 
 def _level(c: float) -> str:
@@ -155,7 +155,6 @@ def liquidations(
 
     Example: [bold]ccm liquidations book.json -m market.json --preset aave-v3 --paths 2000 -f json[/bold]
     """
-    from ccm.cli.main import _fail, _progress
     from ccm.cli.output import emit
     from ccm.enums import MARGIN_MODELS, MarginModelName
     from ccm.io.book import load_book
@@ -167,7 +166,7 @@ def liquidations(
     from ccm.stress.liquidation import AAVE_V3, params_from_config, worsening_accounts
     from ccm.stress.protocol_cascade import lending_positions, liquidations_at_risk, run_protocol_cascade
 
-    try:
+    with exit_on_error():
         loaded_config = load_config(config, preset=preset)
         snapshot = load_market(market)
         loaded_book = load_book(book)
@@ -190,13 +189,13 @@ def liquidations(
                                          impact_scale=scale, debt_assets=borrowed, stability_pool_usd=stability_pool)
             worsening = (worsening_accounts(collateral, debt, asset_prices, params)
                          if params.protocol == AAVE_V3 else None)
-            with _progress(fmt is Format.TABLE or out is not None) as progress:
-                task = progress.add_task("paths", total=paths)
+            with progress(fmt is Format.TABLE or out is not None) as bar:
+                task = bar.add_task("paths", total=paths)
                 risk = liquidations_at_risk(
                     collateral, debt, asset_prices, loaded_book.assets, cov, params, impact_scale=scale, paths=paths,
                     rng=np.random.default_rng(seed), debt_assets=borrowed, horizon_days=horizon_days,
                     steps_per_day=steps_per_day, stability_pool_usd=stability_pool,
-                    on_chunk=lambda done, total: progress.update(task, completed=done))
+                    on_chunk=lambda done, total: bar.update(task, completed=done))
         except InputError as error:
             source = config or (f"preset {preset}" if preset else "built-in default config")
             raise error.relocated({"market": str(market), "config": str(source)}) from None
@@ -206,5 +205,3 @@ def liquidations(
             assets=loaded_book.assets, today=today, worsening=worsening, risk=risk, seed=seed, impact=impact,
             history=history, ignored_usd=ignored)
         emit(fmt, out, doc=doc, table=lambda console: print_liquidations(console, doc))
-    except CcmError as error:
-        raise _fail(error) from None

@@ -6,7 +6,6 @@ Bad input prints one clear error naming file, record and field, and exits with c
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime
 from enum import StrEnum
@@ -15,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ccm.cli.evaluate import evaluate_with_progress
+from ccm.cli.output import emit, exit_on_error, progress, write_text
 from ccm.enums import MarginModelName
-from ccm.errors import CcmError, InputError
+from ccm.errors import InputError
 from ccm.io.results import metrics_csv, metrics_document
 
 app = typer.Typer(
@@ -29,7 +29,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-err_console = Console(stderr=True)
 
 
 class OutputFormat(StrEnum):
@@ -42,38 +41,6 @@ class SaveFormat(StrEnum):
     JSON = "json"
     CSV = "csv"
     PARQUET = "parquet"
-
-
-def _fail(error: CcmError) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
-
-
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description:<12}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=not enabled,
-    )
-
-
-def _run(book, snapshot, config, *, model, with_distance, show_progress, history=None):
-    from ccm.risk.metrics import evaluate, progress_steps
-
-    with _progress(show_progress) as progress:
-        task = progress.add_task("valuation", total=progress_steps(config, with_distance))
-
-        def on_step(stage: str) -> None:
-            progress.update(task, advance=1, description=stage)
-
-        run = evaluate(book, snapshot, config, model=model, with_distance=with_distance, on_step=on_step,
-                       history=history)
-        progress.update(task, completed=progress_steps(config, with_distance))
-    return run
 
 
 def _history(prices: list[str], book, snapshot):
@@ -107,23 +74,21 @@ def _history(prices: list[str], book, snapshot):
 
 def _emit(run, *, fmt: OutputFormat, out: Path | None, as_of: datetime, currency: str, limit: int | None) -> None:
     from ccm.cli.defi import lending_of, print_lending
-    from ccm.cli.output import write_text
     from ccm.cli.render import print_report
 
-    lending = lending_of(run)
-    if fmt is OutputFormat.JSON:
-        doc = metrics_document(run.result, run.system, as_of=as_of, currency=currency, lending=lending)
-        write_text(json.dumps(doc, indent=1, allow_nan=False), out)
-    elif fmt is OutputFormat.CSV:
+    if fmt is OutputFormat.CSV:
         write_text(metrics_csv(run.result), out)
-    else:
-        wide = out is not None or not sys.stdout.isatty()
-        console = Console(record=out is not None, width=170 if wide else None)
+        return
+    lending = lending_of(run)
+    doc = (metrics_document(run.result, run.system, as_of=as_of, currency=currency, lending=lending)
+           if fmt is OutputFormat.JSON else None)
+
+    def table(console: Console) -> None:
         print_report(console, run.result, run.system, as_of=as_of.isoformat(), currency=currency, limit=limit)
         if lending is not None:
             print_lending(console, run.result, lending, limit=limit)
-        if out is not None:
-            write_text(console.export_text(), out)
+
+    emit(fmt.value, out, doc=doc, table=table)
 
 
 @app.command()
@@ -161,7 +126,7 @@ def metrics(
     from ccm.io.config import load_config
     from ccm.io.market import load_market
 
-    try:
+    with exit_on_error():
         loaded_config = load_config(config, preset=preset)
         snapshot = load_market(market)
         loaded_book = load_book(book)
@@ -176,14 +141,13 @@ def metrics(
                 run = evaluate_on_cluster(loaded_book, snapshot, loaded_config, scheduler=scheduler, workers=workers,
                                           model=model, with_distance=distance)
             else:
-                run = _run(loaded_book, snapshot, loaded_config, model=model, with_distance=distance,
-                           show_progress=fmt is OutputFormat.TABLE or out is not None, history=history)
+                run = evaluate_with_progress(loaded_book, snapshot, loaded_config, model=model,
+                                             with_distance=distance, history=history,
+                                             show_progress=fmt is OutputFormat.TABLE or out is not None)
         except InputError as error:  # market or config problems found while applying them to the book
             raise error.relocated({"market": str(market), "config": str(config or "built-in default config")}) from None
         _emit(run, fmt=fmt, out=out, as_of=snapshot.as_of, currency=loaded_config.currency,
               limit=None if limit == 0 else limit)
-    except CcmError as error:
-        raise _fail(error) from None
 
 
 @app.command()
@@ -205,13 +169,13 @@ def demo(
     from ccm.synthetic import generate_venue
 
     console = Console(width=None if sys.stdout.isatty() else 170)
-    try:
-        with _progress(True) as progress:
-            progress.add_task("generating", total=None)
+    with exit_on_error():
+        with progress(True) as bar:
+            bar.add_task("generating", total=None)
             venue = generate_venue(accounts, rng=np.random.default_rng(seed))
             book = venue.columns.build()
         config = load_config(None)
-        run = _run(book, venue.market, config, model=model, with_distance=True, show_progress=True)
+        run = evaluate_with_progress(book, venue.market, config, model=model, with_distance=True, show_progress=True)
         if save is not None:
             save.mkdir(parents=True, exist_ok=True)
             if save_format is SaveFormat.JSON:
@@ -232,8 +196,6 @@ def demo(
         if save is not None:
             console.print(f"saved: rerun with [bold]ccm metrics {book_path} --market {save / 'market.json'} "
                           f"--config {save / 'config.yaml'}[/]")
-    except CcmError as error:
-        raise _fail(error) from None
 
 
 @app.command()

@@ -16,7 +16,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from ccm.errors import CcmError, InputError
+from ccm.cli.output import exit_on_error
+from ccm.errors import InputError
 
 
 class FeedName(StrEnum):
@@ -108,7 +109,6 @@ def monitor(
 
     Example: [bold]ccm monitor examples/book.json -m examples/market.json --feed simulated[/bold]
     """
-    from ccm.cli.main import _fail
     from ccm.engine import Alert, CoverageEngine
     from ccm.io.alerts_config import load_alert_config
     from ccm.io.book import load_book, load_book_columns
@@ -116,7 +116,7 @@ def monitor(
     from ccm.io.market import load_market
 
     console = Console()
-    try:
+    with exit_on_error():
         loaded_config = load_config(config)
         snapshot = load_market(market)
         loaded_book = load_book(book)
@@ -148,8 +148,6 @@ def monitor(
         translate = Translate(engine.snapshot, relative=feed is not FeedName.DERIBIT)
         asyncio.run(_run(engine, source, alerts, translate=translate, writer=writer, updates=updates, refresh=refresh,
                          console=console))
-    except CcmError as error:
-        raise _fail(error) from None
 
 
 class Translate:

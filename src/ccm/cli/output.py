@@ -1,19 +1,25 @@
-"""Writing command output: to stdout, or atomically to a file (nothing half-written on failure)."""
+"""Writing command output: to stdout, or atomically to a file (nothing half-written on failure); on stderr, the
+progress bars and the one red line of an input error."""
 
 from __future__ import annotations
 
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
+import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ccm.errors import CcmError
 from ccm.io.files import write_text_atomic
 
 FILE_WIDTH = 170  # columns of a table written to a file or a pipe (a terminal uses its own width)
+err_console = Console(stderr=True)
 
 
 class Format(StrEnum):
@@ -57,3 +63,31 @@ def emit(fmt: str, out: Path | None, *, doc: object, table: Callable[[Console], 
         table(console)
         if out is not None:
             write_text(console.export_text(), out)
+
+
+def fail(error: CcmError) -> typer.Exit:
+    """Print ``error`` as one red line on stderr; the ``typer.Exit`` (code 2) to raise."""
+    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+@contextmanager
+def exit_on_error() -> Iterator[None]:
+    """Run the block; a ``CcmError`` in it becomes one red line on stderr and exit code 2 (no traceback)."""
+    try:
+        yield
+    except CcmError as error:
+        raise fail(error) from None
+
+
+def progress(enabled: bool) -> Progress:
+    """A transient progress bar on stderr (description, bar, percent, elapsed); a no-op when not ``enabled``."""
+    return Progress(
+        TextColumn("[bold]{task.description:<12}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not enabled,
+    )

@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccm.cli.output import Format, json_number
-from ccm.errors import CcmError, InputError
+from ccm.cli.output import Format, exit_on_error, json_number, progress
+from ccm.errors import InputError
 
 
 def forecast_vols(ctx, prices: list[str] | None, model: str, as_of: np.datetime64, horizon_days: float) -> np.ndarray:
@@ -164,7 +164,6 @@ def recommend(
     """
     from ccm.analysis.forecast import MODEL_NAMES
     from ccm.analysis.optimise import recommend as run_recommend
-    from ccm.cli.main import _fail, _progress
     from ccm.cli.output import emit
     from ccm.cli.stress import build_scenarios, scenario_label
     from ccm.io.book import load_book
@@ -173,7 +172,7 @@ def recommend(
     from ccm.market import resolve_market
     from ccm.risk.context import RiskContext
 
-    try:
+    with exit_on_error():
         if not 0.0 < target_probability < 1.0:
             raise InputError(f"target probability must be in (0, 1), got {target_probability}",
                              record="--target-probability")
@@ -193,11 +192,11 @@ def recommend(
                                     loaded_config)
             scenario_set = build_scenarios(scenarios, ctx, prices=None, paths=1, seed=0, horizon_days=1.0,
                                            distribution="t")
-            with _progress(fmt is Format.TABLE or out is not None) as progress:
-                progress.add_task("forecast", total=None)
+            with progress(fmt is Format.TABLE or out is not None) as bar:
+                bar.add_task("forecast", total=None)
                 as_of = np.datetime64(snapshot.as_of.astimezone(UTC).replace(tzinfo=None), "s")
                 vols = forecast_vols(ctx, prices, vol_model, as_of, horizon_hours / 24.0)
-                progress.add_task("optimising", total=None)
+                bar.add_task("optimising", total=None)
                 result = run_recommend(ctx, forecast_vol_daily=vols, target_probability=target_probability,
                                        horizon_days=horizon_hours / 24.0, scenarios=scenario_set,
                                        swap_cost_bp=swap_cost_bp, max_swap_accounts=max_swap_accounts,
@@ -210,5 +209,3 @@ def recommend(
                                  scenario_source=scenario_label(scenarios))
         emit(fmt, out, doc=doc, table=lambda console: print_recommend(console, doc, None if limit == 0 else limit),
              width=200)
-    except CcmError as error:
-        raise _fail(error) from None

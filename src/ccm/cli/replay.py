@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from ccm.cli.output import err_console, exit_on_error, progress
 from ccm.enums import MarginModelName
-from ccm.errors import CcmError, InputError
+from ccm.errors import InputError
 
 
 class ReplayFormat(StrEnum):
@@ -107,14 +108,13 @@ def replay(
     --from 2021-05-01 --to 2021-06-01 --step 2h -f html -o may2021.html[/bold]
     """
     from ccm.analysis.timeline import run_timeline
-    from ccm.cli.main import _fail, _progress, err_console
     from ccm.cli.output import write_text
     from ccm.io.book import load_book
     from ccm.io.config import load_config
     from ccm.io.market import load_market
     from ccm.io.timeline_report import timeline_document, timeline_html
 
-    try:
+    with exit_on_error():
         loaded_config = load_config(config)
         snapshot = load_market(market)
         loaded_book = load_book(book)
@@ -122,8 +122,8 @@ def replay(
                                           start=start, end=end, step=step, relative=relative)
         began = time.perf_counter()
         try:
-            with _progress(out is not None) as progress:
-                task = progress.add_task("replay", total=stamps.shape[0])
+            with progress(out is not None) as bar:
+                task = bar.add_task("replay", total=stamps.shape[0])
                 evaluator = None
                 if trades is not None:
                     from ccm.engine.replay import EngineStepEvaluator
@@ -134,7 +134,7 @@ def replay(
                     evaluator = EngineStepEvaluator(replayed, snapshot, loaded_config, read_trades(trades))
                 result = run_timeline(loaded_book, snapshot, loaded_config, stamps, path, assets, model=model,
                                       evaluator=evaluator,
-                                      on_step=lambda done, total: progress.update(task, completed=done))
+                                      on_step=lambda done, total: bar.update(task, completed=done))
         except InputError as error:
             raise error.relocated({"market": str(market), "config": str(config or "built-in default config")}) \
                 from None
@@ -156,5 +156,3 @@ def replay(
                               f"{seconds:.1f} s; lowest system coverage {low}; accounts breached "
                               f"{result.accounts_breached:,}; status changes {result.event_step.shape[0]:,}",
                               highlight=False, soft_wrap=True)
-    except CcmError as error:
-        raise _fail(error) from None

@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccm.cli.output import Format, json_number
-from ccm.errors import CcmError, InputError
+from ccm.cli.output import Format, exit_on_error, json_number
+from ccm.errors import InputError
 
 SCENARIO_SOURCES = ("historical", "hypothetical", "all")
 SALT_BYTES = 16
@@ -132,7 +132,6 @@ def reserves(
 
     Example: [bold]ccm reserves liabilities.csv -r reserves.json -m market.json -s historical[/bold]
     """
-    from ccm.cli.main import _fail
     from ccm.cli.output import emit
     from ccm.cli.stress import library_scenarios, scenario_label
     from ccm.io.config import load_config
@@ -141,7 +140,7 @@ def reserves(
     from ccm.risk.haircut import compile_haircuts
     from ccm.stress.reserves import backing_ratios, backing_under_scenarios
 
-    try:
+    with exit_on_error():
         loaded_config = load_config(config)
         snapshot = load_market(market)
         liability_assets, liability_totals, described = _load_liabilities(liabilities, decimals)
@@ -169,8 +168,6 @@ def reserves(
                                 source=None if scenarios is None else scenario_label(scenarios, SCENARIO_SOURCES),
                                 currency=loaded_config.currency, liabilities_from=described)
         emit(fmt, out, doc=doc, table=lambda console: print_reserves(console, doc), width=150)
-    except CcmError as error:
-        raise _fail(error) from None
 
 
 @por_app.command("build")
@@ -184,12 +181,11 @@ def build(
 
     Example: [bold]ccm por build liabilities.csv --out por/[/bold]
     """
-    from ccm.cli.main import _fail
     from ccm.io.liabilities import format_units, read_liabilities
     from ccm.io.por import ROOT_FILE, write_tree
     from ccm.stress.merkle_sum import LIABILITIES, build_tree
 
-    try:
+    with exit_on_error():
         table = read_liabilities(liabilities, decimals=decimals)
         n = len(table.customer_ids)
         salts = np.frombuffer(os.urandom(SALT_BYTES * n), dtype=np.uint8).reshape(n, SALT_BYTES)
@@ -203,8 +199,6 @@ def build(
         typer.echo("liabilities " + ", ".join(f"{a} {format_units(s, decimals)}"
                                               for a, s in zip(root.assets, root.sums, strict=True)))
         typer.echo(f"wrote {out / ROOT_FILE} (publish) and {out / 'tree.npz'} (private)")
-    except CcmError as error:
-        raise _fail(error) from None
 
 
 @por_app.command("prove")
@@ -214,13 +208,12 @@ def prove(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the proof here (atomically); default stdout."),
 ) -> None:
     """Write one customer's inclusion proof (their leaf and the sibling hashes and sums up to the root)."""
-    from ccm.cli.main import _fail
     from ccm.cli.output import write_text
     from ccm.io.por import load_tree, proof_document
     from ccm.stress.merkle_sum import prove as prove_leaf
     from ccm.stress.merkle_sum import verify_proof
 
-    try:
+    with exit_on_error():
         tree, decimals = load_tree(directory)
         try:
             index = tree.customer_ids.index(customer_id)
@@ -233,8 +226,6 @@ def prove(
             raise InputError(f"the tree is damaged: the proof of {customer_id!r} does not verify ({checked.reason})",
                              file=str(directory / "tree.npz"), hint="rebuild it with ccm por build")
         write_text(json.dumps(proof_document(proof, decimals), indent=1), out)
-    except CcmError as error:
-        raise _fail(error) from None
 
 
 def _expected_balances(specs: list[str]) -> dict[str, Decimal]:
@@ -288,12 +279,11 @@ def verify(
 
     A proof only shows that the balances it states are in the root: pass [bold]--customer[/bold] and
     [bold]--expect[/bold] to check they are yours (a custodian could commit a reduced balance)."""
-    from ccm.cli.main import _fail
     from ccm.io.liabilities import format_units
     from ccm.io.por import ReadableMismatch, read_proof, read_root
     from ccm.stress.merkle_sum import VerificationResult, verify_proof
 
-    try:
+    with exit_on_error():
         expected = _expected_balances(expect)
         root, root_decimals = read_root(root_file)
         try:
@@ -302,8 +292,6 @@ def verify(
         except ReadableMismatch as error:
             mismatch = str(error)
             proof, proof_decimals = read_proof(proof_file, check_readable=False)
-    except CcmError as error:
-        raise _fail(error) from None
     if mismatch is not None:
         result = VerificationResult(valid=False, reason=mismatch)
     elif proof_decimals != root_decimals:

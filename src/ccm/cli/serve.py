@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ccm.errors import CcmError
+from ccm.cli.output import exit_on_error
 
 
 def bootstrap_keys(store, echo=typer.echo) -> None:
@@ -46,10 +46,9 @@ def serve(
     Example: [bold]ccm serve --demo[/bold] then open http://127.0.0.1:8000/ and log in with the printed key.
     Settings can also come from CCM_SERVICE_* environment variables (e.g. CCM_SERVICE_CORS_ORIGINS).
     """
-    from ccm.cli.main import _fail
     from ccm.errors import InputError
 
-    try:
+    with exit_on_error():
         import uvicorn
 
         from ccm.service.app import DEMO_STORE, create_app
@@ -68,5 +67,3 @@ def serve(
             typer.echo(f"store: {opened.url}")
         typer.echo(f"dashboard: http://{host}:{port}/   API docs: http://{host}:{port}/docs")
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
-    except CcmError as error:
-        raise _fail(error) from None

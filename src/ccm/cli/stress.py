@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccm.errors import CcmError, InputError
+from ccm.cli.output import exit_on_error, progress
+from ccm.errors import InputError
 
 SOURCES = ("historical", "hypothetical", "montecarlo", "histsim", "all")
 
@@ -175,7 +176,6 @@ def stress(
     With --scheduler or --workers the scenario run is spread over a Dask cluster (shards of accounts); reverse
     stress and the cascade still run in this process. The answers are the same.
     """
-    from ccm.cli.main import _fail, _progress
     from ccm.cli.output import emit
     from ccm.enums import MarginModelName
     from ccm.io.book import load_book
@@ -189,7 +189,7 @@ def stress(
     from ccm.stress import reverse_stress, run_stress
     from ccm.stress.cascade import run_cascade
 
-    try:
+    with exit_on_error():
         loaded_config = load_config(config)
         snapshot = load_market(market)
         loaded_book = load_book(book)
@@ -204,27 +204,27 @@ def stress(
                                     loaded_config)
             scenario_set = build_scenarios(scenarios, ctx, prices=prices, paths=paths, seed=seed,
                                            horizon_days=horizon_days, distribution=str(distribution))
-            with _progress(fmt is StressFormat.TABLE or out is not None) as progress:
-                task = progress.add_task("scenarios", total=len(scenario_set))
+            with progress(fmt is StressFormat.TABLE or out is not None) as bar:
+                task = bar.add_task("scenarios", total=len(scenario_set))
                 if scheduler is not None or workers is not None:
                     from ccm.dist.stress import stress_on_cluster
 
-                    progress.update(task, description="cluster")
+                    bar.update(task, description="cluster")
                     result = stress_on_cluster(loaded_book, snapshot, loaded_config, scenario_set,
                                                scheduler=scheduler, workers=workers, fund_usd=fund,
                                                confidence=confidence,
-                                               on_done=lambda done, total: progress.update(
+                                               on_done=lambda done, total: bar.update(
                                                    task, completed=len(scenario_set) * done / total))
                 else:
                     result = run_stress(ctx, scenario_set, fund_usd=fund, confidence=confidence,
-                                        on_chunk=lambda done, total: progress.update(task, completed=done))
+                                        on_chunk=lambda done, total: bar.update(task, completed=done))
                 rev = {}
                 if reverse:
-                    progress.update(task, description="reverse")
+                    bar.update(task, description="reverse")
                     rev = {d: reverse_stress(ctx, direction=d, fund_usd=fund) for d in ("down", "up")}
                 cascade_out = None
                 if cascade and len(scenario_set):
-                    progress.update(task, description="cascade")
+                    bar.update(task, description="cascade")
                     worst = int(result.scenario_order[0])
                     cascade_out = (run_cascade(ctx, scenario_set.take([worst])), scenario_set.names[worst])
         except InputError as error:
@@ -234,5 +234,3 @@ def stress(
                               source=scenario_label(scenarios), reverse=rev,
                               cascade=cascade_out)
         emit(fmt, out, doc=doc, table=lambda console: print_stress(console, doc), html=lambda: stress_html(doc))
-    except CcmError as error:
-        raise _fail(error) from None
