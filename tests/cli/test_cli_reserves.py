@@ -171,6 +171,22 @@ def test_missing_price_and_bad_reserves_exit_2(files):
 
 
 
+@pytest.mark.parametrize("source", ["nosuch.yaml", "scen.JSON", "shocks.csv", "dir/scenarios"])
+def test_missing_scenario_file_is_file_not_found(files, tmp_path, source):
+    missing = str(tmp_path / source) if "/" in source else source
+    result = runner.invoke(app, ["reserves", str(files["csv"]), "-r", str(files["reserves"]), "-m",
+                                 str(files["market"]), "-s", missing])
+    assert result.exit_code == 2, result.output
+    assert "scenario file not found" in result.output and source.split("/")[-1] in result.output
+    assert "unknown scenario source" not in result.output
+
+
+def test_unknown_library_name_is_still_unknown_source(files):
+    result = runner.invoke(app, ["reserves", str(files["csv"]), "-r", str(files["reserves"]), "-m",
+                                 str(files["market"]), "-s", "historic"])
+    assert result.exit_code == 2 and "unknown scenario source 'historic'" in result.output
+
+
 BALANCES = [("1.5", 150_000_000), ("0.00000001", 1), ("1e-8", 1), ("12", 12 * 10**8), ("1.", 10**8),
             (" .25 ", 25_000_000), ("0", 0), ("007.10", 710_000_000), ("9999999999.99999999", 10**18 - 1)]
 

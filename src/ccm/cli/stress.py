@@ -13,8 +13,10 @@ from rich.table import Table
 
 from ccm.cli.output import exit_on_error, progress
 from ccm.errors import InputError
+from ccm.io.files import require_file
 
 SOURCES = ("historical", "hypothetical", "montecarlo", "histsim", "all")
+SCENARIO_FILE_SUFFIXES = (".json", ".yaml", ".yml", ".csv")
 
 
 class StressFormat(StrEnum):
@@ -57,7 +59,10 @@ def library_scenarios(source: str, assets: tuple[str, ...], stable: np.ndarray, 
     if source == "all":
         return ScenarioSet.concat([historical_events(assets, stable=stable_names),
                                    standard_hypotheticals(assets, stable_names)])
-    if not Path(source).exists():
+    path = Path(source)
+    if not path.exists() and (path.suffix.lower() in SCENARIO_FILE_SUFFIXES or os.sep in source or "/" in source):
+        require_file(path, what="scenario")  # a mistyped file name, not an unknown library name
+    if not path.exists():
         raise InputError(f"unknown scenario source {source!r}", record="--scenarios",
                          hint=f"use one of {', '.join(offered)} or a scenario file (.json, .yaml, .csv)")
     return load_scenarios(source)
