@@ -21,6 +21,7 @@ def _level(c: float) -> str:
 def _covariance(assets, stable, needed, prices: list[str] | None, ewma_lambda: float):
     """Daily EWMA covariance (n_assets, n_assets) of the assets in ``needed`` from --prices or CCM_DATA_DIR;
     zero rows for the rest (they do not move). Also returns a description of the history used."""
+    from ccm.cli.daily import require_daily
     from ccm.cli.stress import price_specs
     from ccm.io.prices import read_prices
     from ccm.scenario.montecarlo import estimate_covariance
@@ -31,6 +32,9 @@ def _covariance(assets, stable, needed, prices: list[str] | None, ewma_lambda: f
         return cov, None
     specs = price_specs(prices, assets, stable)
     history = read_prices(specs) if specs else None  # a bad row is an input error, not a silently dropped day
+    if history is not None:  # a missing day would make a 2-day return look daily in the covariance
+        require_daily(history.timestamps, file=", ".join(specs),
+                      hint="give daily closes without missing days (one wide CSV or ASSET=FILE pairs)")
     have = set(history.assets) if history is not None else set()
     missing = [a for a, need in zip(assets, needed, strict=True) if need and a not in have]
     if missing:

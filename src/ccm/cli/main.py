@@ -48,6 +48,7 @@ def _history(prices: list[str], book, snapshot):
     one close per UTC day (intraday files are resampled), without gaps, ending at most ``MAX_STALE_DAYS`` before
     the snapshot — the model counts rows as days, so a gap or an old history would give a wrong margin."""
     from ccm.cli.breach import MAX_STALE_DAYS
+    from ccm.cli.daily import require_daily
     from ccm.cli.replay import Step, price_path
     from ccm.risk.margin.var import MarketHistory
 
@@ -63,12 +64,8 @@ def _history(prices: list[str], book, snapshot):
     if as_of - stamps[-1] > np.timedelta64(MAX_STALE_DAYS, "D"):
         raise InputError(f"the price history ends on {stamps[-1]}, more than {MAX_STALE_DAYS} days before the "
                          f"market's as_of {as_of}", record="--prices", hint="give prices up to the snapshot")
-    gaps = np.flatnonzero(np.diff(stamps.astype("datetime64[D]").astype(np.int64)) != 1)
-    if gaps.size:
-        k = int(gaps[0])
-        raise InputError(f"need one price per day without gaps: {stamps[k]} is followed by {stamps[k + 1]}",
-                         record="--prices", field="timestamp",
-                         hint="give daily closes (the margin period of risk and the lookback count rows as days)")
+    require_daily(stamps, record="--prices",
+                  hint="give daily closes (the margin period of risk and the lookback count rows as days)")
     return MarketHistory(assets=assets, prices=path)
 
 
