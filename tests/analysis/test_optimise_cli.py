@@ -120,3 +120,11 @@ def test_a_stale_price_history_exits_2(tmp_path, prices_csv):
 def test_missing_book_exits_2(tmp_path):
     result = runner.invoke(app, ["recommend", str(tmp_path / "nope.json"), "-m", str(MARKET)])
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("hours", ["1e300", "8761"])
+def test_horizon_beyond_a_year_exits_2_saying_the_limit(prices_csv, hours):
+    result = runner.invoke(app, ["recommend", str(BOOK), "-m", str(MARKET), "-f", "json", "--prices", str(prices_csv),
+                                 "--vol-model", "garch", "--horizon-hours", hours])
+    assert result.exit_code == 2, result.output
+    assert "at most 8,760 hours" in result.output and "Traceback" not in result.output

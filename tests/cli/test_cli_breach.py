@@ -107,6 +107,22 @@ def test_bad_horizon_exits_2_with_one_line(history, args):
     assert "horizon" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("hours", ["1e300", "8761", "inf"])
+def test_horizon_beyond_a_year_exits_2_saying_the_limit_without_running(history, hours):
+    """GARCH summed one forecast per horizon day: --horizon-hours 1e300 ran forever. Refused before any work."""
+    result = run("--prices", str(history), "--vol-model", "garch", "--horizon-hours", hours)
+    assert result.exit_code == 2, result.output
+    assert "horizon" in result.output and "Traceback" not in result.output
+    if hours != "inf":
+        assert "at most 8,760 hours" in result.output
+
+
+def test_a_horizon_of_exactly_one_year_runs(history):
+    result = run("--prices", str(history), "--horizon-hours", "8760", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["horizon_hours"] == 8760
+
+
 def test_missing_asset_history_and_unreadable_file_exit_2(history, tmp_path):
     only_btc = tmp_path / "btc.csv"
     only_btc.write_text("date,BTC\n2025-02-01,100\n2025-02-02,101\n2025-02-03,99\n2025-02-04,100\n")

@@ -20,6 +20,7 @@ from ccm.errors import InputError
 DAY_SECONDS = 86_400
 #: A history whose last price is older than this before the snapshot gives a stale volatility: refused.
 MAX_STALE_DAYS = 7
+MAX_HORIZON_HOURS = 24 * 365  # one year: a breach probability further out says nothing, and GARCH sums per day
 
 
 class VolModel(StrEnum):
@@ -67,6 +68,15 @@ def asset_vols(specs: list[str], *, assets: tuple[str, ...], moving: np.ndarray,
     vols = np.full(len(assets), np.nan)
     vols[[assets.index(a) for a in needed]] = forecast
     return vols, stamps[-1]
+
+
+def check_horizon_hours(hours: float) -> None:
+    """Raise InputError unless ``hours`` is a positive number of hours of at most ``MAX_HORIZON_HOURS``."""
+    if not (math.isfinite(hours) and hours > 0):
+        raise InputError(f"the horizon must be a positive number of hours, got {hours}", record="--horizon-hours")
+    if hours > MAX_HORIZON_HOURS:
+        raise InputError(f"the horizon is at most {MAX_HORIZON_HOURS:,} hours (one year), got {hours:g}",
+                         record="--horizon-hours", hint="breach probabilities are a short-horizon measure")
 
 
 def breach_document(run, breach, *, as_of, currency: str, vol_model: str, vols: np.ndarray, vol_as_of,
@@ -123,7 +133,8 @@ def print_breach(console: Console, doc: dict, limit: int | None) -> None:
 def breach(
     book: Path = typer.Argument(..., help="Book (as for ccm metrics)."),
     market: Path = typer.Option(..., "--market", "-m", help="Market snapshot JSON."),
-    horizon_hours: float = typer.Option(24.0, "--horizon-hours", help="Horizon h in hours (> 0)."),
+    horizon_hours: float = typer.Option(24.0, "--horizon-hours", help="Horizon h in hours (> 0, at most 8,760 = "
+                                        "one year)."),
     vol_model: VolModel = typer.Option(VolModel.EWMA, "--vol-model", help="Daily volatility forecast "
                                        "(ccm.analysis.forecast): ewma (RiskMetrics λ 0.94), garch, gjr or gbm."),
     prices: list[str] | None = typer.Option(None, "--prices", help="Price history for the vols: a wide CSV or "
@@ -156,9 +167,7 @@ def breach(
     from ccm.io.market import load_market
 
     with exit_on_error():
-        if not (math.isfinite(horizon_hours) and horizon_hours > 0):
-            raise InputError(f"the horizon must be a positive number of hours, got {horizon_hours}",
-                             record="--horizon-hours")
+        check_horizon_hours(horizon_hours)
         loaded_config = load_config(config)
         snapshot = load_market(market)
         loaded_book = load_book(book)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC
 from pathlib import Path
 
@@ -141,7 +140,8 @@ def recommend(
     config: Path | None = typer.Option(None, "--config", "-c", help="Risk configuration YAML."),
     target_probability: float = typer.Option(0.01, "--target-probability", "-p", help="Target probability of "
                                              "coverage falling below 1 within the horizon, in (0, 1)."),
-    horizon_hours: float = typer.Option(24.0, "--horizon-hours", help="Horizon of the breach probability (hours)."),
+    horizon_hours: float = typer.Option(24.0, "--horizon-hours", help="Horizon of the breach probability (hours, at "
+                                        "most 8,760 = one year)."),
     prices: list[str] | None = typer.Option(None, "--prices", help="Daily price history for the volatility forecast: "
                                             "one wide CSV or ASSET=FILE pairs (repeat). Default: CCM_DATA_DIR's "
                                             "daily files; else the configured volatilities."),
@@ -164,6 +164,7 @@ def recommend(
     """
     from ccm.analysis.forecast import MODEL_NAMES
     from ccm.analysis.optimise import recommend as run_recommend
+    from ccm.cli.breach import check_horizon_hours
     from ccm.cli.output import emit
     from ccm.cli.stress import build_scenarios, scenario_label
     from ccm.io.book import load_book
@@ -176,8 +177,7 @@ def recommend(
         if not 0.0 < target_probability < 1.0:
             raise InputError(f"target probability must be in (0, 1), got {target_probability}",
                              record="--target-probability")
-        if not (horizon_hours > 0 and math.isfinite(horizon_hours)):
-            raise InputError(f"horizon must be > 0 hours, got {horizon_hours}", record="--horizon-hours")
+        check_horizon_hours(horizon_hours)
         if vol_model not in MODEL_NAMES:
             raise InputError(f"unknown volatility model {vol_model!r}", record="--vol-model",
                              hint=f"use one of {', '.join(MODEL_NAMES)}")

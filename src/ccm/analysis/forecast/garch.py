@@ -59,20 +59,42 @@ def garch_variance(returns: FloatArray, *, omega: float, alpha: float, beta: flo
 def horizon_sum(next_variance: FloatArray, *, omega: float, persistence: float, horizon_days: int) -> FloatArray:
     """``Σ_{h=1}^{H} σ²_{t+h|t}`` with ``σ²_{t+1|t}`` = ``next_variance`` and ``σ²_{t+h|t} = ω + φ σ²_{t+h−1|t}``.
 
+    Closed form (no loop over the H days): ``σ²_{t+h|t} = φ^{h−1} σ²_{t+1|t} + ω Σ_{k<h−1} φ^k`` (for φ < 1 the
+    familiar ``V_L + φ^{h−1}(σ²_{t+1|t} − V_L)``, ``V_L = ω/(1 − φ)``), so the sum is ``σ²_{t+1|t} G + ω W`` with
+    ``G = Σ_{k<H} φ^k`` and ``W = Σ_{k≤H−2} (H−1−k) φ^k``; see :func:`_geometric_sums`.
+
     Parameters
     ----------
     next_variance : ndarray of shape (m,), one-day-ahead variances.
+    omega : ω, per day (decimal²); persistence : φ ≥ 0; horizon_days : H ≥ 1.
 
     Returns
     -------
     ndarray of shape (m,).
     """
-    step = np.asarray(next_variance, dtype=float)
-    total = step.copy()
-    for _ in range(horizon_days - 1):  # H is a handful of days; vectorised over origins
-        step = omega + persistence * step
-        total += step
-    return total
+    geometric, weighted = _geometric_sums(float(persistence), int(horizon_days))
+    return np.asarray(next_variance, dtype=float) * geometric + omega * weighted
+
+
+def _geometric_sums(phi: float, horizon: int) -> tuple[float, float]:
+    """``G = Σ_{k=0}^{H−1} φ^k = (φ^H − 1)/δ`` and ``W = Σ_{k=0}^{H−2} (H−1−k) φ^k = (G − H)/δ``, δ = φ − 1.
+
+    Near φ = 1 (|Hδ| < 0.1) ``G − H`` would cancel, so both come from the binomial expansion of ``(1 + δ)^H``:
+    ``G = Σ_j C(H, j+1) δ^j`` and ``W = Σ_j C(H, j+2) δ^j`` (16 terms: truncation far below 1e-15 relative).
+    """
+    delta = phi - 1.0
+    if abs(horizon * delta) < 0.1:
+        g_term, w_term = float(horizon), horizon * (horizon - 1) / 2.0  # C(H, 1), C(H, 2)
+        g = w = 0.0
+        for j in range(16):
+            g += g_term
+            w += w_term
+            g_term *= (horizon - j - 1) / (j + 2) * delta  # C(H, j+2) δ^{j+1}
+            w_term *= (horizon - j - 2) / (j + 3) * delta  # C(H, j+3) δ^{j+1}
+        return g, w
+    with np.errstate(over="ignore"):  # inf for φ > 1 and a horizon too long to hold
+        g = float(np.expm1(horizon * np.log1p(delta)) / delta) if phi > 0 else 1.0
+    return g, (g - horizon) / delta
 
 
 class GarchForecaster(BaseEstimator):
