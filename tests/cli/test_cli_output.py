@@ -51,3 +51,25 @@ def test_json_number_is_a_float_or_none():
     assert json_number(np.float64(2.5)) == 2.5 and type(json_number(np.float64(2.5))) is float
     assert json_number(np.int64(3)) == 3.0
     assert json_number(math.inf) is None and json_number(-np.inf) is None and json_number(np.nan) is None
+
+
+def test_exit_on_error_turns_an_input_error_into_one_red_line_and_exit_2(capsys):
+    import typer
+
+    from ccm.cli.output import exit_on_error
+    from ccm.errors import InputError
+
+    with pytest.raises(typer.Exit) as caught, exit_on_error():
+        raise InputError("bad value", file="book.json", record="accounts[0]", field="id")
+    assert caught.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "book.json" in err and "bad value" in err
+
+
+def test_exit_on_error_lets_other_exceptions_and_success_through():
+    from ccm.cli.output import exit_on_error
+
+    with exit_on_error():
+        pass
+    with pytest.raises(KeyError), exit_on_error():
+        raise KeyError("a bug is a traceback, not an input error")
