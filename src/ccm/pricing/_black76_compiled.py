@@ -91,21 +91,51 @@ def unit_value_2d(forward, vol, is_option, inverse, strike, tau, is_call) -> np.
 
 if AVAILABLE:
 
+    @njit(cache=True, fastmath=False, inline="always")
+    def _option_from_terms(f, k, log_fk, sd, omega, inverse):  # pragma: no cover - compiled
+        """``_value`` of an option given log(f/k) and sd = σ√τ (0 when expired or without vol)."""
+        if sd > 0.0:
+            d1 = (log_fk + 0.5 * sd * sd) / sd
+            d2 = d1 - sd
+            value = omega * (f * 0.5 * math.erfc(-omega * d1 * _INV_SQRT2)
+                             - k * 0.5 * math.erfc(-omega * d2 * _INV_SQRT2))
+        else:
+            value = max(omega * (f - k), 0.0)
+        return value / f if inverse else value
+
     @njit(parallel=True, cache=True, fastmath=False, nogil=True)
-    def _scenario_pnl_kernel(base_forward, vol, vol_up, vol_down, under, moves, kinds, is_option, inverse,
-                             strike, tau, is_call, out):  # pragma: no cover - compiled
+    def _scenario_pnl_kernel(base_forward, vol, vol_up, vol_down, under, moves, log_moves, kinds, is_option,
+                             inverse, strike, tau, is_call, out):  # pragma: no cover - compiled
+        # Options: σ√τ per vol level and log(F/K) per base are computed once, log(F(1+m)/K) as
+        # log(F/K) + log(1+m); futures and spot are cheap and go through ``_value``.
         n_base, n = base_forward.shape
         n_scen = moves.shape[1]
         for j in prange(n):
             u = under[j]
+            k = strike[j]
+            t = tau[j]
+            if not is_option[j]:
+                for b in range(n_base):
+                    f0 = base_forward[b, j]
+                    v0 = _value(f0, k, t, vol[j], False, inverse[j], is_call[j])
+                    for s in range(n_scen):
+                        out[b, s, j] = _value(f0 * (1.0 + moves[u, s]), k, t, vol[j], False, inverse[j],
+                                              is_call[j]) - v0
+                continue
+            omega = 1.0 if is_call[j] else -1.0
+            root_t = math.sqrt(t) if t > 0.0 else 0.0
+            sd_same = vol[j] * root_t if vol[j] > 0.0 else 0.0
+            sd_up = vol_up[j] * root_t if vol_up[j] > 0.0 else 0.0
+            sd_down = vol_down[j] * root_t if vol_down[j] > 0.0 else 0.0
             for b in range(n_base):
                 f0 = base_forward[b, j]
-                v0 = _value(f0, strike[j], tau[j], vol[j], is_option[j], inverse[j], is_call[j])
+                log_f0k = math.log(f0 / k) if sd_same > 0.0 or sd_up > 0.0 or sd_down > 0.0 else 0.0
+                v0 = _option_from_terms(f0, k, log_f0k, sd_same, omega, inverse[j])
                 for s in range(n_scen):
                     kind = kinds[u, s]
-                    sig = vol_up[j] if kind > 0 else (vol_down[j] if kind < 0 else vol[j])
-                    out[b, s, j] = _value(f0 * (1.0 + moves[u, s]), strike[j], tau[j], sig, is_option[j],
-                                          inverse[j], is_call[j]) - v0
+                    sd = sd_up if kind > 0 else (sd_down if kind < 0 else sd_same)
+                    out[b, s, j] = _option_from_terms(f0 * (1.0 + moves[u, s]), k, log_f0k + log_moves[u, s], sd,
+                                                      omega, inverse[j]) - v0
 
 
 def scenario_pnl(base_forward, vol, vol_up, vol_down, under, moves, kinds, is_option, inverse, strike, tau,
@@ -116,7 +146,8 @@ def scenario_pnl(base_forward, vol, vol_up, vol_down, under, moves, kinds, is_op
         np.ascontiguousarray(base_forward, dtype=np.float64), np.ascontiguousarray(vol, dtype=np.float64),
         np.ascontiguousarray(vol_up, dtype=np.float64), np.ascontiguousarray(vol_down, dtype=np.float64),
         np.ascontiguousarray(under, dtype=np.int64), np.ascontiguousarray(moves, dtype=np.float64),
-        np.ascontiguousarray(kinds, dtype=np.int8), np.ascontiguousarray(is_option, dtype=np.bool_),
+        np.log1p(np.asarray(moves, dtype=np.float64)), np.ascontiguousarray(kinds, dtype=np.int8),
+        np.ascontiguousarray(is_option, dtype=np.bool_),
         np.ascontiguousarray(inverse, dtype=np.bool_), np.ascontiguousarray(strike, dtype=np.float64),
         np.ascontiguousarray(tau, dtype=np.float64), np.ascontiguousarray(is_call, dtype=np.bool_), out,
     )

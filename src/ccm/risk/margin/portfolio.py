@@ -36,6 +36,7 @@ from ccm.book.book import nonzeros_of_rows
 from ccm.pricing import _black76_compiled as _compiled
 from ccm.pricing.contracts import unit_delta, unit_value
 from ccm.risk.context import RiskContext, instrument_terms, shared_moves
+from ccm.risk.margin import _portfolio_compiled as _fused
 from ccm.risk.margin.base import Requirement
 
 _PARAMS = ("price_range", "vol_up", "vol_down", "vega_power_short", "vega_power_long", "min_vol_up",
@@ -324,7 +325,11 @@ def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_rhs, shared_de
     n_pairs = pair_keys.shape[0]
     g_under, g_settle = layout.group_under[pair_group], layout.group_settle[pair_group]
 
-    if shared_rhs is not None:
+    fused = shared_rhs is not None and not want_drivers and _fused.AVAILABLE
+    if fused:  # the compiled kernel below does the holdings product and the rest per combination
+        net_delta_source = shared_delta[:, cols] * q  # (B, nnz)
+        move = np.broadcast_to(bases[None, :], (n_pairs, n_base))
+    elif shared_rhs is not None:
         # (pairs × instruments) holdings times the instruments' scenario P&L: one sparse product.
         holdings = sp.csr_matrix((q, (pair_of, cols)), shape=(n_pairs, shared_rhs.shape[0]))
         agg = np.asarray(holdings @ shared_rhs).reshape(n_pairs, n_base, n_scen)
@@ -343,36 +348,40 @@ def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_rhs, shared_de
     weight = rm.weight[g_under]  # (pairs, S)
     settle_price = mkt.asset_prices[g_settle][:, None] * (1.0 + move * ctx.moving[g_settle][:, None])  # (pairs, B)
     under_price = mkt.asset_prices[g_under][:, None] * (1.0 + move * ctx.moving[g_under][:, None])
-
-    # Extended moves only (the last columns of every table): scaling, then the dampener.
-    ext_cols = np.flatnonzero(rm.extended.any(axis=0))
-    if ext_cols.size:
-        ext = rm.extended[g_under][:, ext_cols]  # (pairs, E)
-        part = agg[:, :, ext_cols] * weight[:, None, ext_cols]
-        pr = rm.params["price_range"][g_under][:, None]
-        mv = rm.moves[g_under][:, ext_cols]
-        excess = np.maximum(np.abs(mv) / pr, 1.0) - 1.0  # (pairs, E)
-        edge = np.where((g_settle == g_under)[:, None], 1.0 + np.sign(mv) * pr, 1.0)
-        damp_usd = rm.params["extended_dampener"][g_under][:, None] * excess
-        damp_units = (damp_usd / edge)[:, None, :] / settle_price[:, :, None]  # (pairs, B, E)
-        damped = np.sign(part) * np.maximum(0.0, np.abs(part) - damp_units)
-        agg[:, :, ext_cols] = np.where(ext[:, None, :], damped, part)
-
-    # USD, gains at pnl_offset, then pairs of one (account, combination) added scenario by scenario.
-    agg *= settle_price[:, :, None]
-    offset = rm.params["pnl_offset"][g_under][:, None, None]
-    np.multiply(agg, offset, out=agg, where=agg > 0)
     combo_of_group = np.argmax(layout.combine, axis=1)
     combo_keys, combo_of_pair = unique_inverse(pair_row * layout.combine.shape[1] + combo_of_group[pair_group])
     combo_row = combo_keys // layout.combine.shape[1]
     combo_under = layout.combined_under[combo_keys % layout.combine.shape[1]]
-    if combo_keys.shape[0] == n_pairs:  # no account holds two groups that net: nothing to add
-        identity = np.array_equal(combo_of_pair, np.arange(n_pairs))
-        total = agg if identity else agg[np.argsort(combo_of_pair)]
+
+    if fused:
+        worst = _worst_compiled(rm, pair_of, cols, q, shared_rhs, n_base, g_under, g_settle, settle_price,
+                                combo_of_pair, combo_keys.shape[0])
     else:
-        total = _aggregate(combo_of_pair, combo_keys.shape[0], agg)  # (combos, B, S)
-    worst_idx = np.argmin(total, axis=2)  # (combos, B)
-    worst = np.maximum(0.0, -np.take_along_axis(total, worst_idx[..., None], axis=2)[..., 0])
+        # Extended moves only (the last columns of every table): scaling, then the dampener.
+        ext_cols = np.flatnonzero(rm.extended.any(axis=0))
+        if ext_cols.size:
+            ext = rm.extended[g_under][:, ext_cols]  # (pairs, E)
+            part = agg[:, :, ext_cols] * weight[:, None, ext_cols]
+            pr = rm.params["price_range"][g_under][:, None]
+            mv = rm.moves[g_under][:, ext_cols]
+            excess = np.maximum(np.abs(mv) / pr, 1.0) - 1.0  # (pairs, E)
+            edge = np.where((g_settle == g_under)[:, None], 1.0 + np.sign(mv) * pr, 1.0)
+            damp_usd = rm.params["extended_dampener"][g_under][:, None] * excess
+            damp_units = (damp_usd / edge)[:, None, :] / settle_price[:, :, None]  # (pairs, B, E)
+            damped = np.sign(part) * np.maximum(0.0, np.abs(part) - damp_units)
+            agg[:, :, ext_cols] = np.where(ext[:, None, :], damped, part)
+
+        # USD, gains at pnl_offset, then pairs of one (account, combination) added scenario by scenario.
+        agg *= settle_price[:, :, None]
+        offset = rm.params["pnl_offset"][g_under][:, None, None]
+        np.multiply(agg, offset, out=agg, where=agg > 0)
+        if combo_keys.shape[0] == n_pairs:  # no account holds two groups that net: nothing to add
+            identity = np.array_equal(combo_of_pair, np.arange(n_pairs))
+            total = agg if identity else agg[np.argsort(combo_of_pair)]
+        else:
+            total = _aggregate(combo_of_pair, combo_keys.shape[0], agg)  # (combos, B, S)
+        worst_idx = np.argmin(total, axis=2)  # (combos, B)
+        worst = np.maximum(0.0, -np.take_along_axis(total, worst_idx[..., None], axis=2)[..., 0])
 
     # Roll shock: |net coin delta| per (account, group, expiry) bucket, times the bucket's rate.
     key = (local_row * n_groups + group) * layout.n_expiries + layout.expiry_key[cols]
@@ -401,3 +410,15 @@ def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_rhs, shared_de
         driver = np.maximum(0.0, -pos_pnl) * settle_price[pair_of, 0]
         driver = np.where(worst[combo, 0] > 0, driver, 0.0)
     return im, mm, driver
+
+
+def _worst_compiled(rm, pair_of, cols, q, shared_rhs, n_base, g_under, g_settle, settle_price, combo_of_pair, n_combos):
+    """Worst loss (combos, B) of the shared-moves path in one compiled pass (``_portfolio_compiled``)."""
+    pos_order = np.argsort(pair_of, kind="stable")
+    pair_ptr = np.concatenate([[0], np.cumsum(np.bincount(pair_of, minlength=g_under.shape[0]))])
+    order = np.argsort(combo_of_pair, kind="stable")  # pairs grouped by combination
+    combo_ptr = np.concatenate([[0], np.cumsum(np.bincount(combo_of_pair, minlength=n_combos))])
+    return _fused.worst_per_combination(
+        combo_ptr, pair_ptr[order], pair_ptr[order + 1], cols[pos_order], q[pos_order], shared_rhs, n_base,
+        g_under[order], g_settle[order], settle_price[order], rm.weight, rm.extended, rm.moves,
+        rm.params["price_range"], rm.params["extended_dampener"], rm.params["pnl_offset"])
