@@ -1,4 +1,4 @@
-"""The compiled shared-moves portfolio path (``risk.margin._portfolio_compiled``) against the numpy path.
+"""The compiled shared-moves paths (``risk.margin._portfolio_compiled``, ``risk._equity_compiled``) against numpy.
 
 The numpy path of ``portfolio._chunk`` (sparse holdings product, array temporaries) is an independent second
 implementation of the same arithmetic; both must give the same requirement at the distance grid's shared moves
@@ -15,7 +15,8 @@ import pytest
 from ccm.enums import MARGIN_MODELS, MarginModelName
 from ccm.io.config import load_config
 from ccm.market import resolve_market
-from ccm.risk.context import RiskContext
+from ccm.risk import _equity_compiled
+from ccm.risk.context import RiskContext, account_equity
 from ccm.risk.distance import distances_to_liquidation, excess_at
 from ccm.risk.margin import _portfolio_compiled
 from ccm.risk.margin.portfolio import portfolio_requirement
@@ -63,3 +64,15 @@ def test_distances_match_numpy_path(venue_parts, monkeypatch):
     assert np.isfinite(numpy_path[0]).sum() > 100
     for got, want in zip(compiled, numpy_path, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+def test_shared_moves_position_value_matches_numpy_path(venue_parts, monkeypatch):
+    """``account_equity`` at shared moves: the compiled sums against the (B, nnz) gather and row sums."""
+    moves = np.array([-0.5, -0.1, 0.0, 0.3])
+    batched = np.broadcast_to(moves[:, None], (moves.shape[0], venue_parts[0].n_accounts))
+    compiled = account_equity(_context(venue_parts, True), batched)
+    monkeypatch.setattr(_equity_compiled, "AVAILABLE", False)
+    numpy_path = account_equity(_context(venue_parts, True), batched)
+    assert np.count_nonzero(numpy_path.position_value) > 1_000
+    np.testing.assert_allclose(compiled.position_value, numpy_path.position_value, rtol=1e-13, atol=1e-9)
+    np.testing.assert_array_equal(compiled.collateral_value, numpy_path.collateral_value)

@@ -18,6 +18,7 @@ from ccm.book.book import Book, nonzeros_of_rows, row_of_nonzeros, row_sums
 from ccm.enums import MARGIN_MODELS, MarginModelName
 from ccm.market.resolve import MarketState
 from ccm.pricing.contracts import unit_value
+from ccm.risk import _equity_compiled as _equity
 from ccm.risk.config import RiskConfig
 from ccm.risk.haircut import HaircutTable, collateral_values, collateral_values_scenarios, compile_haircuts
 
@@ -168,16 +169,22 @@ def position_values(
     shared = shared_moves(moves)
     if shared is not None:
         # The same move(s) for every account: value each instrument once per move, then gather.
-        ins = ctx.book.instruments
-        every = np.arange(ctx.book.n_instruments)
-        m = shared[:, None] if moves.ndim == 2 else shared[0]
-        under = 1.0 + m * ctx.moving[ins.underlying]
-        settle = 1.0 + m * ctx.moving[ins.settlement_asset]
-        values = unit_value(mkt.forward * under, vol=mkt.vol, **instrument_terms(ctx, every))
-        return values[..., cols], (mkt.settle_price * settle)[..., cols]
+        values, settle = _instrument_values(ctx, shared[:, None] if moves.ndim == 2 else shared[0])
+        return values[..., cols], settle[..., cols]
     under, settle = ctx.position_multipliers(moves)
     values = unit_value(mkt.forward[cols] * under, vol=mkt.vol[cols], **instrument_terms(ctx, cols))
     return values, mkt.settle_price[cols] * settle
+
+
+def _instrument_values(ctx: RiskContext, m: FloatArray | float) -> tuple[FloatArray, FloatArray]:
+    """Unit value and settlement price (USD) of every instrument under the shared move(s) ``m`` (a scalar or
+    (B, 1)), shapes (n_instruments,) or (B, n_instruments)."""
+    ins, mkt = ctx.book.instruments, ctx.market
+    every = np.arange(ctx.book.n_instruments)
+    under = 1.0 + m * ctx.moving[ins.underlying]
+    settle = 1.0 + m * ctx.moving[ins.settlement_asset]
+    values = unit_value(mkt.forward * under, vol=mkt.vol, **instrument_terms(ctx, every))
+    return values, mkt.settle_price * settle
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -210,13 +217,16 @@ def account_equity(ctx: RiskContext, moves: FloatArray | None = None) -> EquityP
         price_multiplier=ctx.balance_multipliers(moves),
         haircut_rows=ctx.model_code != LENDING_CODE,
     )
-    values, settle = position_values(ctx, moves)
-    per_position = (ctx.book.positions.data * values + ctx.entry_total) * settle
-    return EquityParts(
-        collateral_raw=raw,
-        collateral_value=cut,
-        position_value=row_sums(per_position, ctx.book.positions.indptr),
-    )
+    positions = ctx.book.positions
+    shared = None if moves is None or moves.ndim != 2 or not _equity.AVAILABLE else shared_moves(moves)
+    if shared is not None:  # compiled: the (B, nnz) gather and row sums in one pass, same sums
+        values, settle = _instrument_values(ctx, shared[:, None])
+        position_value = _equity.position_value_sums(positions.indptr, positions.indices, positions.data,
+                                                     ctx.entry_total, values, settle)
+    else:
+        values, settle = position_values(ctx, moves)
+        position_value = row_sums((positions.data * values + ctx.entry_total) * settle, positions.indptr)
+    return EquityParts(collateral_raw=raw, collateral_value=cut, position_value=position_value)
 
 
 def scenario_adjusted_equity(
