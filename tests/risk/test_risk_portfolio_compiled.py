@@ -76,3 +76,14 @@ def test_shared_moves_position_value_matches_numpy_path(venue_parts, monkeypatch
     assert np.count_nonzero(numpy_path.position_value) > 1_000
     np.testing.assert_allclose(compiled.position_value, numpy_path.position_value, rtol=1e-13, atol=1e-9)
     np.testing.assert_array_equal(compiled.collateral_value, numpy_path.collateral_value)
+
+
+def test_per_account_moves_requirement_matches_numpy_path(venue_parts, monkeypatch):
+    """The refinement's path: every account at its own move."""
+    moves = np.random.default_rng(5).uniform(-0.7, 0.7, venue_parts[0].n_accounts)
+    compiled = portfolio_requirement(_context(venue_parts, True), moves)
+    monkeypatch.setattr(_portfolio_compiled, "AVAILABLE", False)
+    numpy_path = portfolio_requirement(_context(venue_parts, True), moves)
+    assert np.count_nonzero(numpy_path.maintenance) > 1_000
+    np.testing.assert_allclose(compiled.maintenance, numpy_path.maintenance, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(compiled.initial, numpy_path.initial, rtol=1e-12, atol=1e-9)

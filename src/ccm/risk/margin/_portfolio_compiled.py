@@ -1,7 +1,7 @@
-"""Worst risk-matrix loss per (account, combination) at shared base moves, compiled with numba.
+"""Worst risk-matrix loss per (account, combination), compiled with numba.
 
-Used by ``portfolio._chunk`` when every account shares the base moves (the distance-to-liquidation grid)
-and no drivers are wanted. Same arithmetic as the numpy path there — holdings × instrument P&L per
+Used by ``portfolio._chunk`` whenever no drivers are wanted (the distance-to-liquidation grid at shared base
+moves and its per-account refinement). Same arithmetic as the numpy path there — holdings × unit P&L per
 (account, group) pair, extended scaling and dampener, USD at the settlement price, gains at pnl_offset,
 pairs of one combination added scenario by scenario, worst = max(0, −min) — in one pass per combination
 instead of (pairs, B, S) array temporaries. Tests compare the two.
@@ -65,7 +65,7 @@ def worst_per_combination(combo_ptr, pair_start, pair_stop, pos_cols, pos_q, rhs
 
     combo_ptr : (n_combos + 1,) pairs of combination c are ``combo_ptr[c]:combo_ptr[c+1]`` (pairs ordered so);
     pair_start, pair_stop : (n_pairs,) positions of pair p are ``pair_start[p]:pair_stop[p]`` of pos_cols, pos_q;
-    rhs : (n_instr, n_base·S) instrument P&L per unit (settlement units), column b·S + s;
+    rhs : (n_rows, n_base·S) P&L per unit (settlement units), column b·S + s; position i uses row pos_cols[i];
     pair_under, pair_settle : (n_pairs,) assets; settle_price : (n_pairs, n_base) USD;
     weight, extended, moves : (n_assets, S) risk-matrix tables; price_range, dampener, pnl_offset : (n_assets,).
     """

@@ -325,22 +325,25 @@ def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_rhs, shared_de
     n_pairs = pair_keys.shape[0]
     g_under, g_settle = layout.group_under[pair_group], layout.group_settle[pair_group]
 
-    fused = shared_rhs is not None and not want_drivers and _fused.AVAILABLE
-    if fused:  # the compiled kernel below does the holdings product and the rest per combination
-        net_delta_source = shared_delta[:, cols] * q  # (B, nnz)
-        move = np.broadcast_to(bases[None, :], (n_pairs, n_base))
-    elif shared_rhs is not None:
-        # (pairs × instruments) holdings times the instruments' scenario P&L: one sparse product.
-        holdings = sp.csr_matrix((q, (pair_of, cols)), shape=(n_pairs, shared_rhs.shape[0]))
-        agg = np.asarray(holdings @ shared_rhs).reshape(n_pairs, n_base, n_scen)
+    # Compiled (no drivers wanted): holdings product, extended table, netting and worst case in one pass.
+    fused = not want_drivers and _fused.AVAILABLE
+    if shared_rhs is not None:
+        rhs, rhs_rows = shared_rhs, cols
+        if not fused:  # (pairs × instruments) holdings times the instruments' scenario P&L: one sparse product.
+            holdings = sp.csr_matrix((q, (pair_of, cols)), shape=(n_pairs, shared_rhs.shape[0]))
+            agg = np.asarray(holdings @ shared_rhs).reshape(n_pairs, n_base, n_scen)
         net_delta_source = shared_delta[:, cols] * q  # (B, nnz)
         move = np.broadcast_to(bases[None, :], (n_pairs, n_base))
     else:
         under = book.instruments.underlying[cols]
         row_move = row_moves[rows]
         base_forward = (mkt.forward[cols] * (1.0 + row_move[local_row] * ctx.moving[under]))[None, :]
-        pnl_nnz = scenario_unit_pnl(ctx, rm, cols, base_forward)[0] * q  # (S, nnz)
-        agg = _aggregate(pair_of, n_pairs, pnl_nnz.T).reshape(n_pairs, 1, n_scen)
+        pnl_unit = scenario_unit_pnl(ctx, rm, cols, base_forward)[0]  # (S, nnz)
+        if fused:  # one right-hand-side row per position
+            rhs, rhs_rows = np.ascontiguousarray(pnl_unit.T), np.arange(cols.shape[0])
+        else:
+            pnl_nnz = pnl_unit * q
+            agg = _aggregate(pair_of, n_pairs, pnl_nnz.T).reshape(n_pairs, 1, n_scen)
         delta = unit_delta(base_forward[0], vol=mkt.vol[cols], **instrument_terms(ctx, cols))
         net_delta_source = (delta * q)[None, :]
         move = row_move[pair_row][:, None]  # (pairs, 1)
@@ -354,7 +357,7 @@ def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_rhs, shared_de
     combo_under = layout.combined_under[combo_keys % layout.combine.shape[1]]
 
     if fused:
-        worst = _worst_compiled(rm, pair_of, cols, q, shared_rhs, n_base, g_under, g_settle, settle_price,
+        worst = _worst_compiled(rm, pair_of, rhs_rows, q, rhs, n_base, g_under, g_settle, settle_price,
                                 combo_of_pair, combo_keys.shape[0])
     else:
         # Extended moves only (the last columns of every table): scaling, then the dampener.
@@ -412,13 +415,14 @@ def _chunk(ctx, rm, layout, rows, nz, *, bases, row_moves, shared_rhs, shared_de
     return im, mm, driver
 
 
-def _worst_compiled(rm, pair_of, cols, q, shared_rhs, n_base, g_under, g_settle, settle_price, combo_of_pair, n_combos):
-    """Worst loss (combos, B) of the shared-moves path in one compiled pass (``_portfolio_compiled``)."""
+def _worst_compiled(rm, pair_of, rhs_rows, q, rhs, n_base, g_under, g_settle, settle_price, combo_of_pair, n_combos):
+    """Worst loss (combos, B) in one compiled pass (``_portfolio_compiled``); position i holds q[i] units of the
+    unit P&L row ``rhs[rhs_rows[i]]`` (instruments at shared moves, or one row per position)."""
     pos_order = np.argsort(pair_of, kind="stable")
     pair_ptr = np.concatenate([[0], np.cumsum(np.bincount(pair_of, minlength=g_under.shape[0]))])
     order = np.argsort(combo_of_pair, kind="stable")  # pairs grouped by combination
     combo_ptr = np.concatenate([[0], np.cumsum(np.bincount(combo_of_pair, minlength=n_combos))])
     return _fused.worst_per_combination(
-        combo_ptr, pair_ptr[order], pair_ptr[order + 1], cols[pos_order], q[pos_order], shared_rhs, n_base,
+        combo_ptr, pair_ptr[order], pair_ptr[order + 1], rhs_rows[pos_order], q[pos_order], rhs, n_base,
         g_under[order], g_settle[order], settle_price[order], rm.weight, rm.extended, rm.moves,
         rm.params["price_range"], rm.params["extended_dampener"], rm.params["pnl_offset"])
