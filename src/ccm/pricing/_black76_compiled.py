@@ -119,8 +119,8 @@ if AVAILABLE:
                     f0 = base_forward[b, j]
                     v0 = _value(f0, k, t, vol[j], False, inverse[j], is_call[j])
                     for s in range(n_scen):
-                        out[b, s, j] = _value(f0 * (1.0 + moves[u, s]), k, t, vol[j], False, inverse[j],
-                                              is_call[j]) - v0
+                        out[j, b * n_scen + s] = _value(f0 * (1.0 + moves[u, s]), k, t, vol[j], False,
+                                                        inverse[j], is_call[j]) - v0
                 continue
             omega = 1.0 if is_call[j] else -1.0
             root_t = math.sqrt(t) if t > 0.0 else 0.0
@@ -134,14 +134,20 @@ if AVAILABLE:
                 for s in range(n_scen):
                     kind = kinds[u, s]
                     sd = sd_up if kind > 0 else (sd_down if kind < 0 else sd_same)
-                    out[b, s, j] = _option_from_terms(f0 * (1.0 + moves[u, s]), k, log_f0k + log_moves[u, s], sd,
-                                                      omega, inverse[j]) - v0
+                    out[j, b * n_scen + s] = _option_from_terms(f0 * (1.0 + moves[u, s]), k,
+                                                                log_f0k + log_moves[u, s], sd, omega,
+                                                                inverse[j]) - v0
 
 
 def scenario_pnl(base_forward, vol, vol_up, vol_down, under, moves, kinds, is_option, inverse, strike, tau,
                  is_call) -> np.ndarray:
-    """Compiled risk-matrix P&L per unit, shape (n_base, n_scen, n); see ``risk.margin.portfolio``."""
-    out = np.empty((base_forward.shape[0], moves.shape[1], base_forward.shape[1]))
+    """Compiled risk-matrix P&L per unit, shape (n_base, n_scen, n); see ``risk.margin.portfolio``.
+
+    A transposed view of a C-contiguous (n, n_base, n_scen) array: each instrument's P&L is one contiguous row
+    (``np.moveaxis(result, 2, 0)`` gets it back without a copy).
+    """
+    n_base, n = base_forward.shape
+    out = np.empty((n, n_base * moves.shape[1]))
     _scenario_pnl_kernel(
         np.ascontiguousarray(base_forward, dtype=np.float64), np.ascontiguousarray(vol, dtype=np.float64),
         np.ascontiguousarray(vol_up, dtype=np.float64), np.ascontiguousarray(vol_down, dtype=np.float64),
@@ -151,4 +157,4 @@ def scenario_pnl(base_forward, vol, vol_up, vol_down, under, moves, kinds, is_op
         np.ascontiguousarray(inverse, dtype=np.bool_), np.ascontiguousarray(strike, dtype=np.float64),
         np.ascontiguousarray(tau, dtype=np.float64), np.ascontiguousarray(is_call, dtype=np.bool_), out,
     )
-    return out
+    return np.moveaxis(out.reshape(n, n_base, moves.shape[1]), 0, 2)

@@ -277,7 +277,7 @@ def _instrument_scenarios(ctx: RiskContext, rm: RiskMatrix, bases: FloatArray) -
         pnl = scenario_unit_pnl(ctx, rm, every, base_forward)
         delta = unit_delta(base_forward, vol=mkt.vol, **instrument_terms(ctx, every))
         # (n_instr, B·S), C-contiguous: the right-hand side of the holdings product, laid out once.
-        ctx.cache[key] = (np.ascontiguousarray(pnl.reshape(-1, pnl.shape[-1]).T), delta)
+        ctx.cache[key] = (np.ascontiguousarray(np.moveaxis(pnl, 2, 0).reshape(pnl.shape[-1], -1)), delta)
     rhs, delta = ctx.cache[key]
     return rhs, delta
 
