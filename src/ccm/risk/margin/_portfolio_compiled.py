@@ -21,23 +21,24 @@ if AVAILABLE:
                       settle_price, weight, extended, moves, price_range, dampener, pnl_offset,
                       out):  # pragma: no cover - compiled
         n_scen = moves.shape[1]
+        width = n_base * n_scen
         for c in prange(combo_ptr.shape[0] - 1):
             total = np.zeros((n_base, n_scen))
-            acc = np.empty(n_scen)
+            acc = np.empty(width)
             for p in range(combo_ptr[c], combo_ptr[c + 1]):
                 u = pair_under[p]
                 pr = price_range[u]
+                acc[:] = 0.0
+                for i in range(pair_start[p], pair_stop[p]):  # each position's P&L row read once, in order
+                    col = pos_cols[i]
+                    q = pos_q[i]
+                    for x in range(width):
+                        acc[x] += q * rhs[col, x]
                 for b in range(n_base):
-                    acc[:] = 0.0
-                    off = b * n_scen
-                    for i in range(pair_start[p], pair_stop[p]):
-                        col = pos_cols[i]
-                        q = pos_q[i]
-                        for s in range(n_scen):
-                            acc[s] += q * rhs[col, off + s]
                     sp = settle_price[p, b]
+                    off = b * n_scen
                     for s in range(n_scen):
-                        v = acc[s]
+                        v = acc[off + s]
                         if extended[u, s]:
                             part = v * weight[u, s]
                             mv = moves[u, s]
