@@ -244,12 +244,14 @@ def _evaluate(ctx, *, base_moves, row_moves, driver_out):
     im = np.zeros((n_base, n))
     mm = np.zeros((n_base, n))
     indptr = book.positions.indptr
-    per_row_cells = max(1, min(n_groups, 2) * n_base * n_scen)  # an account rarely holds more groups
-    rows_per_chunk = max(1, CHUNK_CELLS // per_row_cells)
+    # Cells per position: B·S, except on the compiled shared-moves path, which holds no (pairs, B, S) array
+    # (its largest are (B, positions) deltas besides ~16 per-position index arrays), so chunks can be larger.
+    cells = max(n_base, 16) if shared and driver_out is None and _fused.AVAILABLE else n_base * n_scen
+    rows_per_chunk = max(1, CHUNK_CELLS // max(1, min(n_groups, 2) * cells))  # an account rarely holds more groups
     start = 0
     while start < n:
         stop = min(n, start + rows_per_chunk)
-        while stop - start > 1 and (indptr[stop] - indptr[start]) * n_scen * n_base > CHUNK_CELLS:
+        while stop - start > 1 and (indptr[stop] - indptr[start]) * cells > CHUNK_CELLS:
             stop = start + max(1, (stop - start) // 2)
         rows = np.arange(start, stop)
         nz = nonzeros_of_rows(indptr, rows)
