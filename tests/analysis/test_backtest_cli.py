@@ -48,7 +48,7 @@ def _args(demo, *extra):
 def test_json_document(demo, tmp_path):
     out = tmp_path / "bt.json"
     res = runner.invoke(app, _args(demo, "--model", "portfolio", "--from", "2022-11-01", "--to", "2022-11-11",
-                                   "--mpor-days", "1", "-o", str(out)))
+                                   "--mpor-days", "1", "-f", "json", "-o", str(out)))
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())
     assert list(doc) == KEYS

@@ -16,8 +16,8 @@ from ccm.errors import InputError
 
 
 class BacktestFormat(StrEnum):
-    JSON = "json"
     TABLE = "table"
+    JSON = "json"
     HTML = "html"
 
 
@@ -99,7 +99,8 @@ def backtest(
                                          "historical measure over this lookback, e.g. 3650 (slow: a 10-year "
                                          "revaluation per date)."),
     increase_days: int = typer.Option(30, "--increase-days", help="n of the largest n-day margin increase."),
-    fmt: BacktestFormat = typer.Option(BacktestFormat.JSON, "--format", "-f", help="json, table or html."),
+    fmt: BacktestFormat = typer.Option(BacktestFormat.TABLE, "--format", "-f", help="table for people (the "
+                                       "default, as in every ccm command), json for machines, or an html report."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout (atomically)."),
     limit: int = typer.Option(20, "--limit", help="Accounts shown in the table view."),
 ) -> None:
@@ -171,7 +172,7 @@ def backtest(
         subtitle = (f"{book.name}: {loaded_book.n_accounts:,} accounts, model {what}; "
                     f"{', '.join(assets)} from {', '.join(prices)} as moves from the first margin date.")
         emit(fmt, out, doc=doc, table=lambda console: _table(doc, console, limit),
-             html=lambda: backtest_html(result, subtitle=subtitle), wide_when_piped=False)
+             html=lambda: backtest_html(result, subtitle=subtitle))
         if out is not None:
             err_console.print(f"{out}: {result.n_days:,} margin dates × {int(result.active.sum()):,} accounts in "
                               f"{seconds:.1f} s; {result.n_exceptions:,} exceptions, coverage "
