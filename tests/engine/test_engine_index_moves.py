@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ccm.engine import CoverageEngine
+from ccm.errors import InputError
 from ccm.io.book import load_book
 from ccm.io.config import load_config
 from ccm.io.market import load_market
@@ -78,7 +79,7 @@ def test_market_update_equals_prices_then_vols_and_a_bad_vol_changes_nothing(par
         np.testing.assert_allclose(getattr(together.metrics, name), getattr(stepwise.metrics, name), rtol=1e-12)
 
     before = together.metrics.adjusted_equity.copy()
-    with pytest.raises(Exception, match="BTC-PERPETUAL"):
+    with pytest.raises(InputError, match="BTC-PERPETUAL"):
         together.on_market(index={"BTC": 50_000.0}, vols={"BTC-PERPETUAL": 0.5})  # not an option
     np.testing.assert_array_equal(together.metrics.adjusted_equity, before)
     assert together.snapshot.index["BTC"] == 90_000.0

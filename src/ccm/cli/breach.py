@@ -12,14 +12,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ccm.cli.daily import require_recent
 from ccm.cli.evaluate import evaluate_with_progress
 from ccm.cli.output import Format, exit_on_error, json_number
 from ccm.enums import STATUSES, MarginModelName
 from ccm.errors import InputError
 
 DAY_SECONDS = 86_400
-#: A history whose last price is older than this before the snapshot gives a stale volatility: refused.
-MAX_STALE_DAYS = 7
 MAX_HORIZON_HOURS = 24 * 365  # one year: a breach probability further out says nothing, and GARCH sums per day
 
 
@@ -55,10 +54,7 @@ def asset_vols(specs: list[str], *, assets: tuple[str, ...], moving: np.ndarray,
         raise InputError(f"fewer than 3 prices at or before the market's as_of {as_of} (the history covers "
                          f"{history.timestamps[0]} to {history.timestamps[-1]})", record="--prices")
     last = history.timestamps[keep][-1]
-    if as_of - last > np.timedelta64(MAX_STALE_DAYS, "D"):
-        raise InputError(f"the price history ends on {last}, more than {MAX_STALE_DAYS} days before the market's "
-                         f"as_of {as_of}: its volatility would be stale", record="--prices",
-                         hint="give prices up to the snapshot")
+    require_recent(last, as_of, why=": its volatility would be stale")
     stamps, prices = resample_last(history.timestamps[keep], history.prices[keep], DAY_SECONDS)
     columns = [history.assets.index(a) for a in needed]
     if prices.shape[0] < 3:

@@ -47,8 +47,7 @@ def _history(prices: list[str], book, snapshot):
     """The daily price history of ``--prices`` (assets of the book) up to the snapshot's time, for the var model:
     one close per UTC day (intraday files are resampled), without gaps, ending at most ``MAX_STALE_DAYS`` before
     the snapshot — the model counts rows as days, so a gap or an old history would give a wrong margin."""
-    from ccm.cli.breach import MAX_STALE_DAYS
-    from ccm.cli.daily import require_daily
+    from ccm.cli.daily import require_daily, require_recent
     from ccm.cli.replay import Step, price_path
     from ccm.risk.margin.var import MarketHistory
 
@@ -61,9 +60,7 @@ def _history(prices: list[str], book, snapshot):
                          f"{snapshot.as_of.isoformat()}", record="--prices",
                          hint="the var model needs daily prices up to the snapshot's date")
     stamps, path = stamps[keep], path[keep]
-    if as_of - stamps[-1] > np.timedelta64(MAX_STALE_DAYS, "D"):
-        raise InputError(f"the price history ends on {stamps[-1]}, more than {MAX_STALE_DAYS} days before the "
-                         f"market's as_of {as_of}", record="--prices", hint="give prices up to the snapshot")
+    require_recent(stamps[-1], as_of)
     require_daily(stamps, record="--prices",
                   hint="give daily closes (the margin period of risk and the lookback count rows as days)")
     return MarketHistory(assets=assets, prices=path)

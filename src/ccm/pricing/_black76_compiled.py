@@ -58,20 +58,27 @@ def black76_price_flat(forward, strike, tau, vol, is_call, discount) -> np.ndarr
 if AVAILABLE:
 
     @njit(cache=True, fastmath=False, inline="always")
-    def _value(f, k, t, sig, is_option, inverse, is_call):  # pragma: no cover - compiled
-        """One contract unit's value in settlement units (see ``pricing.contracts.unit_value``)."""
-        if not is_option:
-            return -1.0 / f if inverse else f
-        omega = 1.0 if is_call else -1.0
-        if t > 0.0 and sig > 0.0:
-            sd = sig * math.sqrt(t)
-            d1 = (math.log(f / k) + 0.5 * sd * sd) / sd
+    def _option_from_terms(f, k, log_fk, sd, omega, inverse):  # pragma: no cover - compiled
+        """One option unit's value in settlement units given log(f/k) and sd = σ√τ (0 when expired or without
+        vol: intrinsic value); shared by ``_value`` and the risk-matrix kernel."""
+        if sd > 0.0:
+            d1 = (log_fk + 0.5 * sd * sd) / sd
             d2 = d1 - sd
             value = omega * (f * 0.5 * math.erfc(-omega * d1 * _INV_SQRT2)
                              - k * 0.5 * math.erfc(-omega * d2 * _INV_SQRT2))
         else:
             value = max(omega * (f - k), 0.0)
         return value / f if inverse else value
+
+    @njit(cache=True, fastmath=False, inline="always")
+    def _value(f, k, t, sig, is_option, inverse, is_call):  # pragma: no cover - compiled
+        """One contract unit's value in settlement units (see ``pricing.contracts.unit_value``)."""
+        if not is_option:
+            return -1.0 / f if inverse else f
+        omega = 1.0 if is_call else -1.0
+        if t > 0.0 and sig > 0.0:
+            return _option_from_terms(f, k, math.log(f / k), sig * math.sqrt(t), omega, inverse)
+        return _option_from_terms(f, k, 0.0, 0.0, omega, inverse)  # expired or no vol: intrinsic value
 
     @njit(parallel=True, cache=True, fastmath=False, nogil=True)
     def _unit_value_kernel(forward, vol, is_option, inverse, strike, tau, is_call, out):  # pragma: no cover
@@ -90,18 +97,6 @@ def unit_value_2d(forward, vol, is_option, inverse, strike, tau, is_call) -> np.
 
 
 if AVAILABLE:
-
-    @njit(cache=True, fastmath=False, inline="always")
-    def _option_from_terms(f, k, log_fk, sd, omega, inverse):  # pragma: no cover - compiled
-        """``_value`` of an option given log(f/k) and sd = σ√τ (0 when expired or without vol)."""
-        if sd > 0.0:
-            d1 = (log_fk + 0.5 * sd * sd) / sd
-            d2 = d1 - sd
-            value = omega * (f * 0.5 * math.erfc(-omega * d1 * _INV_SQRT2)
-                             - k * 0.5 * math.erfc(-omega * d2 * _INV_SQRT2))
-        else:
-            value = max(omega * (f - k), 0.0)
-        return value / f if inverse else value
 
     @njit(parallel=True, cache=True, fastmath=False, nogil=True)
     def _scenario_pnl_kernel(base_forward, vol, vol_up, vol_down, under, moves, log_moves, kinds, is_option,
