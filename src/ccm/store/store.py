@@ -14,6 +14,8 @@ import dataclasses
 import json
 import math
 import os
+import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,11 +65,27 @@ def store_url(url: str | None = None) -> URL:
     return parsed
 
 
+def _use_wal(cursor: Any) -> None:
+    """Switch the database file to WAL (persistent: once done, later connections only read the mode). The switch
+    needs an exclusive lock and SQLite does not wait for it through the busy timeout, so on a new file that
+    several processes open at once it is retried until the timeout instead of failing "database is locked"."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
