@@ -78,7 +78,8 @@ def load_risk_config() -> RiskConfig:
     try:
         from ccm.io.config import load_config
     except ImportError:
-        from ccm.risk.config import AssetRisk, LendingParams, PortfolioParams, StandardParams
+        from ccm.lending.rules import LendingParams
+        from ccm.risk.config import AssetRisk, PortfolioParams, StandardParams
 
         return RiskConfig(
             assets={"USDC": AssetRisk(stable=True), "USDT": AssetRisk(stable=True, haircut=0.01),

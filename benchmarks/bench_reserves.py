@@ -7,7 +7,7 @@ Generates N customers over BTC/ETH/SOL/USDC/USDT (``ccm.synthetic.exchange_liabi
 liabilities CSV and reserves JSON (into ``--write DIR``, default a temporary directory), then times
 
 * reading the CSV (``ccm.io.liabilities.read_liabilities``, exact base units),
-* building the Merkle sum tree (``ccm.stress.merkle_sum.build_tree``, salts from ``os.urandom``),
+* building the Merkle sum tree (``ccm.reserves.merkle_sum.build_tree``, salts from ``os.urandom``),
 * the inclusion paths of every customer at once (``proof_paths``) and of one (``prove``),
 * verifying one proof (``verify_proof``, mean over 1,000 customers),
 * backing ratios now and under the historical + hypothetical scenarios.
@@ -40,9 +40,8 @@ for entry in (str(ROOT), str(ROOT / "src")):
 
 from ccm.io.config import load_config  # noqa: E402
 from ccm.io.liabilities import read_liabilities, write_liabilities_csv, write_reserves_json  # noqa: E402
-from ccm.risk.haircut import compile_haircuts  # noqa: E402
-from ccm.scenario import ScenarioSet, historical_events, standard_hypotheticals  # noqa: E402
-from ccm.stress.merkle_sum import (  # noqa: E402
+from ccm.reserves.backing import backing_ratios, backing_under_scenarios  # noqa: E402
+from ccm.reserves.merkle_sum import (  # noqa: E402
     LEAF_TAG,
     NODE_TAG,
     PAD_HASH,
@@ -51,7 +50,8 @@ from ccm.stress.merkle_sum import (  # noqa: E402
     prove,
     verify_proof,
 )
-from ccm.stress.reserves import backing_ratios, backing_under_scenarios  # noqa: E402
+from ccm.risk.haircut import compile_haircuts  # noqa: E402
+from ccm.scenario import ScenarioSet, historical_events, standard_hypotheticals  # noqa: E402
 from ccm.synthetic.exchange_liabilities import generate_exchange  # noqa: E402
 
 SALT_BYTES = 16

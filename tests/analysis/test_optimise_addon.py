@@ -17,8 +17,9 @@ from ccm.errors import InputError
 from ccm.io.book import load_book
 from ccm.io.config import load_config
 from ccm.io.market import load_market
+from ccm.lending.rules import LendingParams
 from ccm.market import resolve_market
-from ccm.risk.config import AssetRisk, LendingParams
+from ccm.risk.config import AssetRisk
 from ccm.risk.context import RiskContext
 from ccm.risk.coverage import compute_coverage
 from tests.reference.builders import AS_OF, config, perp

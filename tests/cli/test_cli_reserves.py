@@ -222,7 +222,7 @@ def _build_forged(tmp_path: Path, assets: tuple[str, ...], units: list[list[int]
     import numpy as np
 
     from ccm.io.por import write_proof, write_tree
-    from ccm.stress.merkle_sum import build_tree, prove, salts_from_rng
+    from ccm.reserves.merkle_sum import build_tree, prove, salts_from_rng
 
     tree = build_tree(["c1", "c2"], assets, np.array(units), salts_from_rng(2, np.random.default_rng(0)))
     write_tree(tmp_path / "forged", tree, 8)
@@ -233,7 +233,7 @@ def _build_forged(tmp_path: Path, assets: tuple[str, ...], units: list[list[int]
 def test_root_with_a_duplicate_asset_is_refused(files, tmp_path, monkeypatch):
     """BTC 10 of liabilities in a first 'BTC' column, 0 in a second: keyed by name, the backing ratio read
     0 BTC of liabilities. The reader refuses the ambiguous root (exit 2 naming the field)."""
-    from ccm.stress import merkle_sum
+    from ccm.reserves import merkle_sum
 
     monkeypatch.setattr(merkle_sum, "_check_assets", lambda assets: None)  # the custodian's own build
     root, proof = _build_forged(tmp_path, ("BTC", "BTC"), [[4 * 10**8, 0], [6 * 10**8, 0]])

@@ -10,7 +10,8 @@ import yaml
 from ccm.enums import MarginModelName
 from ccm.errors import InputError
 from ccm.io import config_to_dict, load_config, write_config_yaml
-from ccm.risk.config import AssetRisk, HaircutTier, LendingParams, PortfolioParams, RiskConfig, StandardParams
+from ccm.lending.rules import LendingParams
+from ccm.risk.config import AssetRisk, HaircutTier, PortfolioParams, RiskConfig, StandardParams
 
 
 def user_config(tmp_path: Path, text: str) -> Path:

@@ -45,7 +45,8 @@ from datetime import datetime
 
 from ccm.book.instruments import Account, Instrument
 from ccm.enums import InstrumentType, MarginModelName, OptionRight, Settlement, Status
-from ccm.risk.config import AssetRisk, LendingParams, PortfolioParams, RiskConfig, StandardParams
+from ccm.lending.rules import LendingParams
+from ccm.risk.config import AssetRisk, PortfolioParams, RiskConfig, StandardParams
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 _SQRT2 = math.sqrt(2.0)

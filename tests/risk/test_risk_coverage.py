@@ -9,8 +9,9 @@ import pytest
 
 from ccm.book import Account, Position
 from ccm.enums import STATUSES, MarginModelName
+from ccm.lending.rules import LendingParams
 from ccm.market import MarketSnapshot, resolve_market
-from ccm.risk.config import AssetRisk, DistanceSettings, HaircutTier, LendingParams, PortfolioParams, Thresholds
+from ccm.risk.config import AssetRisk, DistanceSettings, HaircutTier, PortfolioParams, Thresholds
 from ccm.risk.context import RiskContext
 from ccm.risk.coverage import classify, compute_coverage, system_metrics
 from tests.reference.builders import AS_OF, config, future, option, perp

@@ -9,7 +9,8 @@ import pytest
 
 from ccm.book import Account, build_book
 from ccm.enums import MarginModelName
-from ccm.risk.config import AssetRisk, HaircutTier, LendingParams, RiskConfig
+from ccm.lending.rules import LendingParams
+from ccm.risk.config import AssetRisk, HaircutTier, RiskConfig
 from ccm.risk.haircut import collateral_values_scenarios, compile_haircuts
 from tests.reference.builders import AS_OF, config
 from tests.reference.harness import IMPLEMENTATIONS

@@ -10,8 +10,9 @@ import pytest
 
 from ccm.book import Account, Position
 from ccm.enums import MarginModelName
+from ccm.lending.rules import LendingParams
 from ccm.pricing import _black76_compiled
-from ccm.risk.config import AssetRisk, HaircutTier, LendingParams, PortfolioParams, RiskConfig, StandardParams
+from ccm.risk.config import AssetRisk, HaircutTier, PortfolioParams, RiskConfig, StandardParams
 from ccm.risk.margin import _standard_compiled
 from tests.reference.builders import AS_OF, future, option, perp, spot
 from tests.reference.harness import engine_metrics, reference_rows

@@ -9,7 +9,8 @@ import pytest
 
 from ccm.book import Account, Position
 from ccm.enums import MarginModelName
-from ccm.risk.config import AssetRisk, LendingParams, StandardParams
+from ccm.lending.rules import LendingParams
+from ccm.risk.config import AssetRisk, StandardParams
 from tests.reference.builders import AS_OF, config, perp
 from tests.reference.harness import IMPLEMENTATIONS
 

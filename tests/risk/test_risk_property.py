@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from ccm.book import Account, Instrument, Position
 from ccm.enums import InstrumentType, MarginModelName, OptionRight, Settlement
+from ccm.lending.rules import LendingParams
 from ccm.risk.config import (
     AssetRisk,
     HaircutTier,
-    LendingParams,
     PortfolioParams,
     RiskConfig,
     StandardParams,

@@ -12,7 +12,8 @@ import pytest
 
 from ccm.book import Account, Position
 from ccm.enums import MarginModelName
-from ccm.risk.config import AssetRisk, HaircutTier, LendingParams, RiskConfig
+from ccm.lending.rules import LendingParams
+from ccm.risk.config import AssetRisk, HaircutTier, RiskConfig
 from ccm.risk.context import account_equity, scenario_adjusted_equity
 from ccm.risk.coverage import compute_coverage
 from ccm.risk.margin import margin_requirement

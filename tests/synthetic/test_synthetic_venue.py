@@ -19,7 +19,8 @@ def _config():
     try:
         from ccm.io.config import load_config
     except ImportError:  # pragma: no cover - the io layer is optional for this test
-        from ccm.risk.config import AssetRisk, LendingParams, PortfolioParams, RiskConfig, StandardParams
+        from ccm.lending.rules import LendingParams
+        from ccm.risk.config import AssetRisk, PortfolioParams, RiskConfig, StandardParams
 
         return RiskConfig(
             assets={"USDC": AssetRisk(stable=True), "USDT": AssetRisk(stable=True, haircut=0.01),

@@ -26,6 +26,7 @@ import numpy as np
 
 from ccm._typing import FloatArray, IntArray
 from ccm.book.book import row_of_nonzeros
+from ccm.division import guarded_ratio
 from ccm.pricing.contracts import option_greeks
 from ccm.risk.context import RiskContext
 from ccm.risk.coverage import CoverageResult
@@ -107,10 +108,7 @@ def account_vol_daily(dominant: IntArray, vol_daily_by_asset: FloatArray) -> Flo
 
 def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
     """numerator ÷ denominator where denominator > 0 (NaN elsewhere: trees treat NaN as its own branch), clipped."""
-    ok = denominator > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(ok, numerator / np.where(ok, denominator, 1.0), np.nan)
-    return np.clip(out, -RATIO_CLIP, RATIO_CLIP)
+    return np.clip(guarded_ratio(numerator, denominator), -RATIO_CLIP, RATIO_CLIP)
 
 
 def feature_names(assets: tuple[str, ...], moving: np.ndarray) -> tuple[str, ...]:

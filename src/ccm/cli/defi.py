@@ -1,6 +1,6 @@
 """DeFi lending views of ``ccm metrics`` (``--preset aave-v3|compound-v3|maker|liquity-v1``): health factor,
 borrowing capacity, liquidation prices per collateral asset, and the table of price drops at which accounts
-become liquidatable. Thin shell over ``ccm.risk.lending_metrics``."""
+become liquidatable. Thin shell over ``ccm.lending.metrics``."""
 
 from __future__ import annotations
 
@@ -11,16 +11,17 @@ from rich.console import Console
 from rich.table import Table
 
 from ccm.cli.render import pct, ratio, usd
+from ccm.lending.metrics import LendingResult, drop_table
 from ccm.risk.context import LENDING_CODE
 from ccm.risk.coverage import CoverageResult
-from ccm.risk.lending_metrics import LendingResult, drop_table, lending_metrics
+from ccm.risk.margin.lending import account_lending_metrics
 
 
 def lending_of(run) -> LendingResult | None:
     """Lending metrics of a ``MetricsRun`` when it has lending accounts, else None."""
     if not np.any(run.context.model_code == LENDING_CODE):
         return None
-    return lending_metrics(run.context)
+    return account_lending_metrics(run.context)
 
 
 def _price(x: float) -> str:

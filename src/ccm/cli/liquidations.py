@@ -164,11 +164,11 @@ def liquidations(
     from ccm.io.book import load_book
     from ccm.io.config import load_config
     from ccm.io.market import load_market
+    from ccm.lending.cascade import lending_positions, liquidations_at_risk, run_protocol_cascade
+    from ccm.lending.liquidation import AAVE_V3, params_from_config, worsening_accounts
     from ccm.market import resolve_market
     from ccm.risk.context import RiskContext
     from ccm.stress.cascade import impact_scale
-    from ccm.stress.liquidation import AAVE_V3, params_from_config, worsening_accounts
-    from ccm.stress.protocol_cascade import lending_positions, liquidations_at_risk, run_protocol_cascade
 
     with exit_on_error():
         loaded_config = load_config(config, preset=preset)

@@ -137,8 +137,8 @@ def reserves(
     from ccm.io.config import load_config
     from ccm.io.liabilities import read_reserves
     from ccm.io.market import load_market
+    from ccm.reserves.backing import backing_ratios, backing_under_scenarios
     from ccm.risk.haircut import compile_haircuts
-    from ccm.stress.reserves import backing_ratios, backing_under_scenarios
 
     with exit_on_error():
         loaded_config = load_config(config)
@@ -183,7 +183,7 @@ def build(
     """
     from ccm.io.liabilities import format_units, read_liabilities
     from ccm.io.por import ROOT_FILE, write_tree
-    from ccm.stress.merkle_sum import LIABILITIES, build_tree
+    from ccm.reserves.merkle_sum import LIABILITIES, build_tree
 
     with exit_on_error():
         table = read_liabilities(liabilities, decimals=decimals)
@@ -210,8 +210,8 @@ def prove(
     """Write one customer's inclusion proof (their leaf and the sibling hashes and sums up to the root)."""
     from ccm.cli.output import write_text
     from ccm.io.por import load_tree, proof_document
-    from ccm.stress.merkle_sum import prove as prove_leaf
-    from ccm.stress.merkle_sum import verify_proof
+    from ccm.reserves.merkle_sum import prove as prove_leaf
+    from ccm.reserves.merkle_sum import verify_proof
 
     with exit_on_error():
         tree, decimals = load_tree(directory)
@@ -246,7 +246,7 @@ def _expected_balances(specs: list[str]) -> dict[str, Decimal]:
 
 def _own_figures(proof, decimals: int, customer: str | None, expected: dict[str, Decimal]):
     """Valid, unless the proof is for another customer or commits another balance than the customer's own."""
-    from ccm.stress.merkle_sum import VerificationResult
+    from ccm.reserves.merkle_sum import VerificationResult
 
     if customer is not None and proof.customer_id != customer:
         return VerificationResult(valid=False, reason=f"the proof is for customer {proof.customer_id!r}, not "
@@ -281,7 +281,7 @@ def verify(
     [bold]--expect[/bold] to check they are yours (a custodian could commit a reduced balance)."""
     from ccm.io.liabilities import format_units
     from ccm.io.por import ReadableMismatch, read_proof, read_root
-    from ccm.stress.merkle_sum import VerificationResult, verify_proof
+    from ccm.reserves.merkle_sum import VerificationResult, verify_proof
 
     with exit_on_error():
         expected = _expected_balances(expect)

@@ -64,7 +64,7 @@ def book_wide_config(book: Book, snapshot: MarketSnapshot, config: RiskConfig,
 
     from ccm.market.resolve import resolve_market
     from ccm.risk.context import RiskContext
-    from ccm.risk.lending_rules import LiquityRules
+    from ccm.lending.rules import LiquityRules
     from ccm.risk.margin.lending import liquity_tcr
     from ccm.risk.metrics import with_model
 

@@ -110,12 +110,6 @@ def _rows_book(base: Book, rows: np.ndarray, contents: list[_Row]) -> Book:
                 balances=balances, margin_model=base.margin_model[rows])
 
 
-def _ratio(numerator: np.ndarray, denominator: np.ndarray, floor: float = 0.0) -> np.ndarray:
-    ok = denominator > floor
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(ok, numerator / np.where(ok, denominator, 1.0), np.nan)
-
-
 def _settled_at(book: Book, state: MarketState) -> Book:
     """The book with positions that carry no entry price settled at the opening forwards.
 

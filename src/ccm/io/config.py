@@ -24,11 +24,11 @@ from ccm.errors import InputError
 from ccm.io.files import parse_document, read_document, write_text_atomic
 from ccm.io.protocol_config import ProtocolIn, preset_document, protocol_problem, protocol_rules, protocol_to_dict
 from ccm.io.validation import STRICT, Loc, input_error, locate_by_parent
+from ccm.lending.rules import LendingParams
 from ccm.risk.config import (
     AssetRisk,
     DistanceSettings,
     HaircutTier,
-    LendingParams,
     PortfolioParams,
     RiskConfig,
     StandardParams,

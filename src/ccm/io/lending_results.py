@@ -1,4 +1,4 @@
-"""Serialise :class:`~ccm.risk.lending_metrics.LendingResult`: extra per-account keys of lending accounts and
+"""Serialise :class:`~ccm.lending.metrics.LendingResult`: extra per-account keys of lending accounts and
 the ``lending`` section (protocol, Liquity system state, liquidation-drop table) of the metrics JSON."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ccm.risk.lending_metrics import LendingResult, drop_table
+from ccm.lending.metrics import LendingResult, drop_table
 
 
 def _num(x: float) -> float | None:

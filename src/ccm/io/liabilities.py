@@ -30,7 +30,7 @@ import numpy as np
 from ccm._typing import FloatArray, IntArray
 from ccm.errors import InputError
 from ccm.io.files import read_document, require_file, require_mapping, write_text_atomic
-from ccm.stress.merkle_sum import MAX_SUM
+from ccm.reserves.merkle_sum import MAX_SUM
 
 COLUMNS = ("customer_id", "asset", "balance")
 DEFAULT_DECIMALS = 8

@@ -24,7 +24,7 @@ import numpy as np
 from ccm.errors import InputError
 from ccm.io.files import read_document, require_file, require_mapping, write_atomic, write_text_atomic
 from ccm.io.liabilities import MAX_DECIMALS, format_units
-from ccm.stress.merkle_sum import HASH_BYTES, MAX_SUM, InclusionProof, MerkleRoot, MerkleSumTree
+from ccm.reserves.merkle_sum import HASH_BYTES, MAX_SUM, InclusionProof, MerkleRoot, MerkleSumTree
 
 ROOT_FORMAT = "ccm-por-root/1"
 PROOF_FORMAT = "ccm-por-proof/1"
@@ -253,7 +253,7 @@ def _check_root_shape(root: MerkleRoot, *, file: str) -> None:
 def read_proof(path: str | Path, *, check_readable: bool = True) -> tuple[InclusionProof, int]:
     """Read one customer's proof JSON: (proof, decimals). Malformed files raise InputError, readable balances
     that differ from ``balances_units`` :class:`ReadableMismatch` (unless ``check_readable`` is False); a
-    well-formed but wrong proof is for :func:`ccm.stress.merkle_sum.verify_proof` to reject."""
+    well-formed but wrong proof is for :func:`ccm.reserves.merkle_sum.verify_proof` to reject."""
     file = str(path)
     data = require_mapping(read_document(Path(path), what="inclusion proof"), file=file, what="proof")
     _check_format(data, PROOF_FORMAT, file=file)

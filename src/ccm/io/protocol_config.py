@@ -1,4 +1,4 @@
-"""The ``protocol:`` section of a risk configuration ↔ :mod:`ccm.risk.lending_rules`, and the DeFi presets.
+"""The ``protocol:`` section of a risk configuration ↔ :mod:`ccm.lending.rules`, and the DeFi presets.
 
 ```yaml
 protocol:
@@ -25,7 +25,8 @@ from pydantic import BaseModel, Field
 from ccm.errors import InputError
 from ccm.io.files import parse_document
 from ccm.io.validation import STRICT
-from ccm.risk.lending_rules import (
+from ccm.lending.parameters import bonus_problem
+from ccm.lending.rules import (
     PROTOCOLS,
     AaveRules,
     CompoundRules,
@@ -136,11 +137,9 @@ def protocol_problem(rules: ProtocolRules) -> tuple[tuple[str | int, ...], str] 
             if cat.ltv > cat.liquidation_threshold:
                 return (("aave", "emode", name, "ltv"),
                         f"ltv ({cat.ltv}) exceeds liquidation_threshold ({cat.liquidation_threshold})")
-            if cat.liquidation_threshold * (1.0 + cat.liquidation_bonus) > 1.0 + 1e-12:  # PoolConfigurator, §1.2
-                return (("aave", "emode", name, "liquidation_bonus"),
-                        f"liquidation_threshold × (1 + liquidation_bonus) = "
-                        f"{cat.liquidation_threshold * (1.0 + cat.liquidation_bonus):.6g} exceeds 1 (Aave requires "
-                        f"LT × LB ≤ 100%)")
+            problem = bonus_problem(cat.liquidation_threshold, cat.liquidation_bonus)  # PoolConfigurator, §1.2
+            if problem:
+                return (("aave", "emode", name, "liquidation_bonus"), problem)
         for account, cat in rules.account_emode.items():
             if cat not in rules.emode:
                 return (("aave", "account_emode", account),

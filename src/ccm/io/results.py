@@ -16,8 +16,8 @@ import numpy as np
 
 from ccm.enums import MARGIN_MODELS, STATUSES
 from ccm.io.lending_results import lending_account_fields, lending_system_record
+from ccm.lending.metrics import LendingResult
 from ccm.risk.coverage import CoverageResult, SystemResult
-from ccm.risk.lending_metrics import LendingResult
 
 
 def _num(x: float) -> float | None:
@@ -96,7 +96,7 @@ def metrics_document(
 ) -> dict[str, Any]:
     """The ``ccm metrics`` JSON document: ``{"as_of", "currency", "accounts": [...], "system": {...}}``.
 
-    With ``lending`` (``ccm.risk.lending_metrics``), accounts also get ``borrowing_capacity``,
+    With ``lending`` (``ccm.lending.metrics``), accounts also get ``borrowing_capacity``,
     ``available_to_borrow``, ``liquidation_drop`` and ``liquidation_price``, and the document a ``lending`` section.
     """
     records = account_records(result)

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ccm.enums import MarginModelName
 from ccm.errors import InputError
+from ccm.lending.rules import LendingParams, ProtocolRules, asset_lending_params
 from ccm.scenario.ewma import DEFAULT_LAMBDA
-
-if TYPE_CHECKING:
-    from ccm.risk.lending_rules import ProtocolRules
 
 VarMethod = Literal["historical", "filtered", "parametric"]
 VarMeasure = Literal["var", "es"]
@@ -95,15 +93,6 @@ class PortfolioParams:
     annualised_move_risk: float = 0.075
     mm_factor: float = 0.8
     cross_settlement: bool = True
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LendingParams:
-    """Lending (health factor) parameters of one collateral asset (Aave style)."""
-
-    ltv: float = 0.0
-    liquidation_threshold: float = 0.0
-    liquidation_bonus: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,7 +181,7 @@ class RiskConfig:
     var: VarParams = VarParams()
     distance: DistanceSettings = DistanceSettings()
     contributors_top: int = 3
-    protocol: ProtocolRules | None = None  # DeFi protocol preset rules (ccm.risk.lending_rules)
+    protocol: ProtocolRules | None = None  # DeFi protocol preset rules (ccm.lending.rules)
 
     def asset(self, name: str) -> AssetRisk:
         """Settings of ``name``, else the ``default`` entry, else no haircut."""
@@ -219,7 +208,5 @@ class RiskConfig:
 
     def lending_for(self, asset: str) -> LendingParams:
         """Lending parameters of ``asset`` (outside any Aave eMode), the protocol's where it sets them."""
-        from ccm.risk.lending_rules import asset_lending_params
-
         fallback = self.lending.get(asset) or self.lending.get("default") or LendingParams()
         return asset_lending_params(self.protocol, asset, fallback)

@@ -12,6 +12,7 @@ import numpy as np
 
 from ccm._typing import FloatArray, IntArray
 from ccm.book.book import row_of_nonzeros
+from ccm.division import guarded_ratio
 from ccm.enums import MARGIN_MODELS, STATUSES, MarginModelName, Status
 from ccm.risk.config import Thresholds
 from ccm.risk.context import LENDING_CODE, RiskContext, account_equity
@@ -73,13 +74,6 @@ class CoverageResult:
         return int(self.account_ids.shape[0])
 
 
-def _ratio(numerator: FloatArray, denominator: FloatArray, floor: float = 0.0) -> FloatArray:
-    """numerator ÷ denominator where denominator > floor, else NaN."""
-    ok = denominator > floor
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(ok, numerator / np.where(ok, denominator, 1.0), np.nan)
-
-
 def classify(adjusted_equity: FloatArray, coverage: FloatArray, unbounded: np.ndarray, t: Thresholds) -> np.ndarray:
     """Status code per account (int8 into STATUSES) from coverage thresholds."""
     cov = np.where(unbounded, np.inf, coverage)
@@ -113,7 +107,7 @@ def top_contributors(ctx: RiskContext, req: Requirement, k: int) -> Contributors
     out_amount = np.zeros((n, k))
     out_label[rows[top], rank[top]] = label[top]
     out_amount[rows[top], rank[top]] = amount[top]
-    share = _ratio(out_amount, np.broadcast_to(total[:, None], out_amount.shape))
+    share = guarded_ratio(out_amount, np.broadcast_to(total[:, None], out_amount.shape))
     return Contributors(label=out_label, share=np.nan_to_num(share), amount=out_amount, labels=labels, kinds=kinds)
 
 
@@ -143,7 +137,7 @@ def coverage_parts(
     ae = parts.adjusted_equity
     mm, im = req.maintenance, req.initial
     unbounded = ~(mm > REQUIREMENT_FLOOR_USD)
-    coverage = _ratio(ae, mm, REQUIREMENT_FLOOR_USD)
+    coverage = guarded_ratio(ae, mm, floor=REQUIREMENT_FLOOR_USD)
     excess = ae - mm
     status = classify(ae, coverage, unbounded, ctx.config.thresholds)
     lending = ctx.model_code == LENDING_CODE
@@ -163,8 +157,8 @@ def coverage_parts(
         maintenance_margin=mm,
         coverage_ratio=coverage,
         unbounded=unbounded,
-        initial_coverage_ratio=_ratio(ae, im, REQUIREMENT_FLOOR_USD),
-        margin_utilisation=_ratio(mm, ae),
+        initial_coverage_ratio=guarded_ratio(ae, im, floor=REQUIREMENT_FLOOR_USD),
+        margin_utilisation=guarded_ratio(mm, ae),
         excess=excess,
         shortfall=np.maximum(0.0, -excess),
         available=ae - im,

@@ -25,7 +25,8 @@ Model, per round k (prices ``p`` = the prices after round k − 1; round 0 = rig
 
    with Y_a = ``impact_coefficient``, σ_a = ``volatility``, ADV_a = ``adv_usd`` of ``config.assets.<a>``
    (the same law as the haircut's liquidity add-on). Assets without ``adv_usd`` or ``volatility``, and
-   stablecoins, do not move. The move is clipped to [−MAX_FALL, +MAX_RISE] so prices stay positive.
+   stablecoins, do not move. The move is clipped to [−MAX_FALL, +MAX_RISE] (:mod:`ccm.market.impact`) so
+   prices stay positive.
 4. **Impact cost.** The net is executed by walking a linear order book from p to p(1 + Δ), so its
    average price is p(1 + Δ/2): the impact cost of the round is ``|N_a| × |Δ_a| / 2``. It is borne by the
    accounts on the net side, pro rata to their notional on that side; the crossed part trades at p.
@@ -58,16 +59,13 @@ import scipy.sparse as sp
 
 from ccm._typing import FloatArray, IntArray
 from ccm.book.instruments import InstrumentTable
+from ccm.market.impact import impact_move
 from ccm.market.resolve import MarketState
 from ccm.pricing.contracts import unit_delta, unit_value
 from ccm.risk.context import RiskContext, account_equity
 from ccm.risk.haircut import HaircutTable
 from ccm.risk.margin import margin_requirement
 from ccm.scenario.base import ScenarioSet
-
-#: Largest fall and rise of a price in one round of impact (keeps prices positive and finite).
-MAX_FALL = 0.99
-MAX_RISE = 9.0
 
 FIXED_POINT = "fixed-point"
 TOLERANCE = "tolerance"
@@ -233,16 +231,6 @@ def impact_scale(ctx: RiskContext, liquidity_multiplier: FloatArray | None = Non
     return out
 
 
-def impact_move(net_sold_usd: FloatArray, scale: FloatArray) -> FloatArray:
-    """Relative price move −sign(N) × scale × √|N| per asset, clipped to [−MAX_FALL, MAX_RISE]; 0 where N = 0
-    or scale = 0."""
-    size = np.abs(net_sold_usd)
-    active = (size > 0) & (scale > 0)
-    with np.errstate(invalid="ignore"):
-        move = np.where(active, -np.sign(net_sold_usd) * scale * np.sqrt(size), 0.0)
-    return np.clip(move, -MAX_FALL, MAX_RISE)
-
-
 def _impact_cost_shares(notional: FloatArray, net: FloatArray, cost: FloatArray) -> FloatArray:
     """Each liquidated account's share of the round's impact cost, (n_liquidated, n_assets): accounts on the
     net side of asset a share ``cost[a]`` pro rata to their notional; the crossed side trades at the mark."""
@@ -384,5 +372,5 @@ def run_cascade(
     )
 
 
-__all__ = ["CascadeResult", "coin_exposure", "impact_move", "impact_scale", "moved_context", "moved_market",
+__all__ = ["CascadeResult", "coin_exposure", "impact_scale", "moved_context", "moved_market",
            "run_cascade", "stressed_haircuts"]

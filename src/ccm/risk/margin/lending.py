@@ -10,7 +10,7 @@ role) and debt D (negative balances, USD):
 so that adjusted equity Σ c − D ≥ maintenance ⇔ health factor ≥ 1: coverage ratio 1 and health factor 1
 are the same boundary. Derivative positions in such an account add their standard margin.
 
-A DeFi protocol preset (``config.protocol``, see :mod:`ccm.risk.lending_rules`) sets LT and LTV per balance:
+A DeFi protocol preset (``config.protocol``, see :mod:`ccm.lending.rules`) sets LT and LTV per balance:
 Aave eMode replaces them for the assets of the account's category; Maker uses 1 / liquidation ratio;
 Liquity 1 / MCR, and in Recovery Mode (TCR < CCR) 1 / max(MCR, TCR) for troves with ICR < TCR (so HF < 1
 exactly for the troves Recovery Mode liquidates), with LTV 1 / CCR. Recovery Mode and which troves are below
@@ -19,59 +19,30 @@ TCR are decided at the current prices, also when the distance search moves price
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 import numpy as np
 
-from ccm._typing import FloatArray, IntArray
+from ccm._typing import FloatArray
 from ccm.book.book import row_of_nonzeros, row_sums
+from ccm.lending.health import health_factor as health_factor_kernel
+from ccm.lending.metrics import LendingResult, lending_metrics
+from ccm.lending.parameters import (
+    BalanceParams,
+    ParameterTable,
+    liquity_recovery_parameters,
+    resolve_parameters,
+)
+from ccm.lending.parameters import liquity_tcr as liquity_tcr_of
+from ccm.lending.rules import LiquityRules
 from ccm.risk.context import LENDING_CODE, RiskContext
-from ccm.risk.lending_rules import AaveRules, LiquityRules
 from ccm.risk.margin.base import Requirement
 from ccm.risk.margin.standard import standard_requirement
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BalanceParams:
-    """Effective lending parameters of every stored balance (aligned with ``Book.balances.data``), (nnz,).
-
-    They include the account's Aave eMode category and Liquity's Recovery Mode; decimals as in
-    :class:`~ccm.risk.config.LendingParams` (liquidation_bonus 0.05 = Aave LB 105%).
-    """
-
-    ltv: FloatArray
-    liquidation_threshold: FloatArray
-    liquidation_bonus: FloatArray
-
-
-def _parameter_tables(ctx: RiskContext) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(ltv, lt, bonus) tables of shape (1 + n_emode_categories, n_assets): row 0 the assets' own
-    parameters, row k those of an account in the k-th eMode category (its assets overridden)."""
-    config, assets = ctx.config, ctx.book.assets
-    own = [config.lending_for(a) for a in assets]
-    rows = [[(p.ltv, p.liquidation_threshold, p.liquidation_bonus) for p in own]]
-    rules = config.protocol
-    if isinstance(rules, AaveRules):
-        for cat in rules.emode.values():
-            member = set(cat.assets)
-            rows.append([(cat.ltv, cat.liquidation_threshold, cat.liquidation_bonus) if a in member else r
-                         for a, r in zip(assets, rows[0], strict=True)])
-    table = np.array(rows, dtype=np.float64).reshape(len(rows), len(assets), 3)
-    return table[..., 0], table[..., 1], table[..., 2]
-
-
-def emode_codes(ctx: RiskContext) -> IntArray:
-    """eMode category of each account, (n_accounts,): 0 = none, k = the k-th category of ``AaveRules.emode``."""
-    rules = ctx.config.protocol
-    codes = np.zeros(ctx.n_accounts, dtype=np.int64)
-    if not isinstance(rules, AaveRules) or not rules.account_emode:
-        return codes
-    index = {name: k + 1 for k, name in enumerate(rules.emode)}
-    keys = np.array(sorted(rules.account_emode), dtype=str)
-    values = np.array([index[rules.account_emode[k]] for k in keys], dtype=np.int64)
-    ids = ctx.book.account_ids.astype(str)
-    at = np.minimum(np.searchsorted(keys, ids), keys.shape[0] - 1)
-    return np.where(keys[at] == ids, values[at], codes)
+def parameter_table(ctx: RiskContext) -> ParameterTable:
+    """The lending parameters of ``ctx``'s accounts and assets (:func:`ccm.lending.parameters.resolve_parameters`)."""
+    assets = ctx.book.assets
+    return resolve_parameters(ctx.config.protocol, [ctx.config.lending_for(a) for a in assets], assets,
+                              ctx.book.account_ids)
 
 
 def liquity_tcr(ctx: RiskContext) -> float:
@@ -90,31 +61,24 @@ def liquity_tcr(ctx: RiskContext) -> float:
         coll_col = ctx.book.assets.index(rules.collateral_asset) if rules.collateral_asset in ctx.book.assets else -1
         owed = row_sums(np.maximum(-value, 0.0), bal.indptr)  # a trove has debt: ETH without LUSD is not one
         is_trove = (owed > 0)[row_of_nonzeros(bal)]
-        collateral = float(np.maximum(value, 0.0)[(bal.indices == coll_col) & is_trove].sum())
-        debt = float(owed.sum())
-        ctx.cache[key] = collateral / debt if debt > 0 else np.inf
+        ctx.cache[key] = liquity_tcr_of(np.maximum(value, 0.0)[(bal.indices == coll_col) & is_trove], owed)
     return ctx.cache[key]
 
 
 def balance_parameters(ctx: RiskContext) -> BalanceParams:
-    """Lending parameters of every stored balance under the config's protocol rules, (nnz,) each."""
+    """Lending parameters of every stored balance under the config's protocol rules (eMode, Liquity Recovery
+    Mode), (nnz,) each, aligned with ``ctx.book.balances.data``."""
     bal = ctx.book.balances
-    ltv, lt, bonus = _parameter_tables(ctx)
-    code = emode_codes(ctx)[row_of_nonzeros(bal)]
-    params = BalanceParams(ltv=ltv[code, bal.indices], liquidation_threshold=lt[code, bal.indices],
-                           liquidation_bonus=bonus[code, bal.indices])
+    params = parameter_table(ctx).per_balance(row_of_nonzeros(bal), bal.indices)
     rules = ctx.config.protocol
     if isinstance(rules, LiquityRules):
         tcr = liquity_tcr(ctx)
-        if tcr < rules.ccr:  # Recovery Mode: a trove with ICR < TCR liquidates too; borrowing needs ICR ≥ CCR
+        if tcr < rules.ccr:  # which troves are below TCR is decided at the current prices
             value = _balance_values(ctx, None)
             collateral = row_sums(np.maximum(value, 0.0) * (params.liquidation_threshold > 0), bal.indptr)
             debt = row_sums(np.maximum(-value, 0.0), bal.indptr)
-            below_tcr = (collateral < tcr * debt)[row_of_nonzeros(bal)]  # ICR < TCR, at the current prices
-            coll = params.liquidation_threshold > 0
-            lt = np.where(below_tcr, 1.0 / max(rules.mcr, tcr), 1.0 / rules.mcr)
-            return replace(params, liquidation_threshold=np.where(coll, lt, 0.0),
-                           ltv=np.where(coll, 1.0 / rules.ccr, 0.0))
+            below_tcr = (collateral < tcr * debt)[row_of_nonzeros(bal)]  # ICR < TCR
+            return liquity_recovery_parameters(params, rules, tcr, below_tcr)
     return params
 
 
@@ -133,8 +97,7 @@ def health_factor(ctx: RiskContext, moves: FloatArray | None = None) -> FloatArr
     value = _balance_values(ctx, moves)
     weighted = row_sums(np.maximum(value, 0.0) * lt, bal.indptr)
     debt = row_sums(np.maximum(-value, 0.0), bal.indptr)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(debt > 0, weighted / np.where(debt > 0, debt, 1.0), np.inf)
+    return health_factor_kernel(weighted, debt)
 
 
 def lending_requirement(ctx: RiskContext, moves: FloatArray | None = None) -> Requirement:
@@ -154,3 +117,15 @@ def lending_requirement(ctx: RiskContext, moves: FloatArray | None = None) -> Re
         position_driver=derivatives.position_driver,
         balance_driver=mm_part,
     )
+
+
+def account_lending_metrics(ctx: RiskContext) -> LendingResult:
+    """DeFi lending metrics (:func:`ccm.lending.metrics.lending_metrics`) of every account of ``ctx`` at its
+    market: health factor, borrowing capacity, liquidation prices and drop (NaN off the lending model)."""
+    bal = ctx.book.balances
+    rules = ctx.config.protocol
+    return lending_metrics(quantity=bal.data, price=ctx.market.asset_prices[bal.indices],
+                           balance_account=row_of_nonzeros(bal), balance_asset=bal.indices, indptr=bal.indptr,
+                           params=balance_parameters(ctx), moving=ctx.moving, lending=ctx.model_code == LENDING_CODE,
+                           assets=ctx.book.assets, rules=rules,
+                           tcr=liquity_tcr(ctx) if isinstance(rules, LiquityRules) else float("nan"))

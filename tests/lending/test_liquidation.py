@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ccm.errors import InputError
-from ccm.stress.liquidation import (
+from ccm.lending.liquidation import (
     LiquidationParams,
     health_factor_of,
     liquidate,

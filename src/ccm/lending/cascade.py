@@ -5,12 +5,12 @@ step s:
 
 1. **Market move.** ``p ← p × (1 + r_s)`` (the path's simple return for the step).
 2. **Rounds to a fixed point.** Liquidate every liquidatable account once under the protocol's rules
-   (:func:`ccm.stress.liquidation.liquidate`); what was seized is sold into the market at once, and the net
+   (:func:`ccm.lending.liquidation.liquidate`); what was seized is sold into the market at once, and the net
    USD sold per asset ``N_a = sold_a × p_a`` moves the price by the square-root law
 
        Δp/p = −k · σ_a · √(N_a / ADV_a)
 
-   (:func:`ccm.stress.cascade.impact_move` with ``impact_scale = k σ_a / √ADV_a``, σ the *daily* volatility,
+   (:func:`ccm.market.impact.impact_move` with ``impact_scale = k σ_a / √ADV_a``, σ the *daily* volatility,
    as :func:`ccm.stress.cascade.impact_scale` builds from a config's ``impact_coefficient``, ``volatility``
    and ``adv_usd``; the move is clipped at −99%). The sale executes along a linear book at the average price
    ``p (1 + Δ/2)``; ``|N Δ| / 2`` is the impact cost (the liquidators' slippage). Repeat with the moved prices
@@ -20,7 +20,7 @@ step s:
 
 Reported per step: liquidation events, liquidated value (collateral seized from the liquidated borrowers, USD
 at the round's pre-sale price; Liquity's redistributed collateral apart, as it stays with other troves), debt
-repaid and bad debt (per protocol, see :mod:`ccm.stress.liquidation`), prices, cumulative price impact.
+repaid and bad debt (per protocol, see :mod:`ccm.lending.liquidation`), prices, cumulative price impact.
 
 Risk (Gauntlet / Chaos Labs style, reference/defi.md §4): over Monte Carlo price paths, **VaR** = the
 empirical quantile (``numpy.quantile(..., method="inverted_cdf")``, a value one path actually produced) of the
@@ -38,10 +38,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ccm._typing import BoolArray, FloatArray, IntArray
+from ccm.division import guarded_ratio
 from ccm.errors import InputError
+from ccm.lending.liquidation import LIQUITY_V1, PARAMS, LiquidationParams, liquidatable_under, liquidate
+from ccm.market.impact import impact_move
 from ccm.scenario.montecarlo import monte_carlo
-from ccm.stress.cascade import impact_move
-from ccm.stress.liquidation import LIQUITY_V1, PARAMS, LiquidationParams, liquidatable_under, liquidate
 
 CONFIDENCE = (0.95, 0.99)
 #: Collateral cells (paths × accounts × assets) per Monte Carlo chunk: bounds memory to a few tens of MB.
@@ -237,8 +238,7 @@ def run_protocol_cascade(
 
 def _ratio_after(before: FloatArray, after: FloatArray) -> FloatArray:
     """after / before where before > 0, else 0: how much of each borrowed coin is left."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(before > 0, after / np.where(before > 0, before, 1.0), 0.0)
+    return guarded_ratio(after, before, otherwise=0.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

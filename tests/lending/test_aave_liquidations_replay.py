@@ -30,8 +30,9 @@ import pytest
 
 from ccm.book import Account
 from ccm.enums import MarginModelName
-from ccm.risk.config import AssetRisk, LendingParams, RiskConfig
-from ccm.risk.lending_metrics import lending_metrics
+from ccm.lending.rules import LendingParams
+from ccm.risk.config import AssetRisk, RiskConfig
+from ccm.risk.margin.lending import account_lending_metrics
 from tests.reference.builders import AS_OF
 from tests.reference.harness import engine_context
 
@@ -113,7 +114,7 @@ def test_liquidated_slices_have_health_factor_below_one(events):
     accounts = [Account(id=str(e["k"]), collateral={name(e, "collateral"): e["seized_eth"],
                                                     name(e, "debt"): -e["repaid_eth"]}) for e in rows]
     ctx = engine_context([], accounts, {a: 1.0 for a in assets}, {}, AS_OF, config)
-    hf = lending_metrics(ctx).health_factor
+    hf = account_lending_metrics(ctx).health_factor
     by_hand = np.array([e["lt"] * e["seized_eth"] / e["repaid_eth"] for e in rows])
     np.testing.assert_allclose(hf, by_hand, rtol=1e-12)
     below = hf < 1.0

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ccm._typing import FloatArray
+from ccm.division import guarded_ratio
 from ccm.risk.haircut import HaircutTable, haircut_values
 from ccm.scenario.base import ScenarioSet
 
@@ -74,8 +75,7 @@ class ScenarioBackingResult:
 
 
 def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0), np.inf)
+    return guarded_ratio(numerator, denominator, otherwise=np.inf)  # no liabilities: unbounded
 
 
 def backing_ratios(

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from ccm.errors import InputError
-from ccm.stress import protocol_cascade
-from ccm.stress.liquidation import LiquidationParams, liquidate
-from ccm.stress.protocol_cascade import (
+from ccm.lending import cascade as protocol_cascade
+from ccm.lending.cascade import (
     empirical_quantile,
     liquidations_at_risk,
     run_protocol_cascade,
     simulate_step_returns,
 )
+from ccm.lending.liquidation import LiquidationParams, liquidate
 
 PRICES = np.array([3_000.0, 60_000.0])
 COV = np.array([[0.04**2, 0.7 * 0.04 * 0.03], [0.7 * 0.04 * 0.03, 0.03**2]])

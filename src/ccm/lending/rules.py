@@ -19,9 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
-from ccm.risk.config import LendingParams
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LendingParams:
+    """Lending (health factor) parameters of one collateral asset, Aave style, as decimals: ltv 0.8,
+    liquidation_threshold 0.85, liquidation_bonus 0.05 (= Aave LB 105%)."""
+
+    ltv: float = 0.0
+    liquidation_threshold: float = 0.0
+    liquidation_bonus: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,6 +144,15 @@ class LiquityRules:
 ProtocolRules = AaveRules | CompoundRules | MakerRules | LiquityRules
 
 PROTOCOLS: tuple[str, ...] = ("aave-v3", "compound-v3", "maker", "liquity-v1")
+
+
+class LendingConfig(Protocol):
+    """What the lending layer reads of a risk configuration (a :class:`ccm.risk.config.RiskConfig`)."""
+
+    @property
+    def protocol(self) -> ProtocolRules | None: ...
+
+    def lending_for(self, asset: str) -> LendingParams: ...
 
 
 def asset_lending_params(rules: ProtocolRules | None, asset: str, fallback: LendingParams) -> LendingParams:

@@ -19,9 +19,9 @@ from ccm.book import Account
 from ccm.enums import MarginModelName
 from ccm.errors import InputError
 from ccm.io.config import load_config, write_config_yaml
-from ccm.risk.lending_metrics import drop_table, lending_metrics
-from ccm.risk.lending_rules import AaveRules, LiquityRules
-from ccm.risk.margin.lending import health_factor, lending_requirement
+from ccm.lending.metrics import drop_table
+from ccm.lending.rules import AaveRules, LiquityRules
+from ccm.risk.margin.lending import account_lending_metrics, health_factor, lending_requirement
 from tests.reference.builders import AS_OF
 from tests.reference.harness import engine_context
 
@@ -40,7 +40,7 @@ def account(id: str, **collateral: float) -> Account:
 
 
 def metrics(cfg, accounts, prices=PRICES):
-    return lending_metrics(engine_context([], accounts, prices, {}, AS_OF, cfg))
+    return account_lending_metrics(engine_context([], accounts, prices, {}, AS_OF, cfg))
 
 
 def liq_price(r, row: int, asset: str) -> float:
@@ -260,7 +260,7 @@ MIXED = [account("mixed", ETH=5.0, BTC=0.2, USDC=3_000.0, DAI=-20_000.0),
 def test_health_factor_is_one_at_each_liquidation_price(presets, preset):
     cfg = presets[preset]
     ctx = engine_context([], MIXED, PRICES, {}, AS_OF, cfg)
-    r = lending_metrics(ctx)
+    r = account_lending_metrics(ctx)
     bal = ctx.book.balances
     checked = 0
     for k in np.flatnonzero(np.isfinite(r.liquidation_price)):
@@ -390,7 +390,7 @@ def test_emode_bonus_beyond_the_threshold_is_refused(tmp_path: Path):
 
 def test_liquity_tcr_counts_troves_only(presets):
     """An account holding ETH without LUSD debt is not a trove: TCR = 17 × 2,000 / 20,000 = 1.7 with or without
-    it (the liquidation simulation, ccm.stress.liquidation, counts troves with debt only, too)."""
+    it (the liquidation simulation, ccm.lending.liquidation, counts troves with debt only, too)."""
     troves = [account(f"t{k}", ETH=q, LUSD=-d) for k, (q, d) in enumerate([(10.0, 11_000.0), (2.0, 3_000.0),
                                                                             (5.0, 6_000.0)])]
     prices = {**PRICES, "ETH": 2_000.0}

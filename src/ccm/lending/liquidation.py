@@ -73,15 +73,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ccm._typing import BoolArray, FloatArray, IntArray
 from ccm.errors import InputError
-
-if TYPE_CHECKING:
-    from ccm.risk.config import RiskConfig
+from ccm.lending.health import health_factor
+from ccm.lending.parameters import liquity_tcr, resolve_parameters
+from ccm.lending.rules import AaveRules, CompoundRules, LendingConfig, LiquityRules
 
 AAVE_V3 = "aave-v3"
 COMPOUND_V3 = "compound-v3"
@@ -236,7 +235,7 @@ def health_factor_of(collateral: FloatArray, debt_usd: FloatArray, prices: Float
     collateral : (…, n, A) coins ≥ 0; debt_usd : (…, n); prices : (…, A) USD;
     liquidation_threshold : (A,) or per account (n, A).
     """
-    return _ratio(_weighted(collateral, prices, liquidation_threshold), np.asarray(debt_usd, dtype=float))
+    return health_factor(_weighted(collateral, prices, liquidation_threshold), np.asarray(debt_usd, dtype=float))
 
 
 def _weighted(collateral: FloatArray, prices: FloatArray, liquidation_threshold: FloatArray) -> FloatArray:
@@ -282,16 +281,8 @@ def _liquity_mode(hf: FloatArray, debt: FloatArray, prm: LiquidationParams
     if prm.system_tcr is not None:
         tcr = np.full(debt.shape[:-1], prm.system_tcr)
     else:
-        coll = (np.where(has, icr, 0.0) * debt).sum(axis=-1)
-        total = debt.sum(axis=-1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tcr = np.where(total > 0, coll / np.where(total > 0, total, 1.0), np.inf)
+        tcr = liquity_tcr(np.where(has, icr, 0.0) * debt, debt, axis=-1)
     return icr, tcr, tcr < prm.ccr
-
-
-def _ratio(weighted: FloatArray, debt: FloatArray) -> FloatArray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(debt > 0, weighted / np.where(debt > 0, debt, 1.0), np.inf)
 
 
 def liquidation_worsens(health_factor: FloatArray, liquidation_threshold: FloatArray,
@@ -310,7 +301,7 @@ def worsening_accounts(collateral: FloatArray, debt_usd: FloatArray, prices: Flo
     seizes (largest collateral value), (…, n); False for healthy accounts and accounts without collateral."""
     q, debt, p = _check(collateral, debt_usd, prices, params)
     value = q * p[..., None, :]
-    hf = _ratio((value * params.liquidation_threshold).sum(axis=-1), debt)
+    hf = health_factor((value * params.liquidation_threshold).sum(axis=-1), debt)
     j, c_j, _ = _chosen_reserve(value, params)
     has = c_j > 0
     lt, b = _pick(params.liquidation_threshold, j, value.shape), _pick(params.bonus, j, value.shape)
@@ -356,7 +347,7 @@ def liquidate(collateral: FloatArray, debt_usd: FloatArray, prices: FloatArray, 
     """
     q, debt, p = _check(collateral, debt_usd, prices, params)
     value = q * p[..., None, :]
-    hf = _ratio((value * params.liquidation_threshold).sum(axis=-1), debt)
+    hf = health_factor((value * params.liquidation_threshold).sum(axis=-1), debt)
     eligible = _eligible(hf, debt, params)
     pool = np.broadcast_to(np.asarray(stability_pool_usd, dtype=float), debt.shape[:-1]).copy()
     if params.protocol == AAVE_V3:
@@ -537,66 +528,44 @@ def _liquity(q, debt, p, value, hf, eligible, pool, prm: LiquidationParams) -> d
         stability_pool_after_usd=pool - offset.sum(axis=-1))
 
 
-def params_from_config(config: RiskConfig, assets: Sequence[str],
+def params_from_config(config: LendingConfig, assets: Sequence[str],
                        account_ids: Sequence[str] | None = None) -> LiquidationParams:
-    """The liquidation rules of ``config.protocol`` (a DeFi preset, :mod:`ccm.risk.lending_rules`) for ``assets``.
+    """The liquidation rules of ``config.protocol`` (a DeFi preset, :mod:`ccm.lending.rules`) for ``assets``.
 
-    Per asset, LT and bonus are ``config.lending_for(asset)`` (Aave LT / LB − 1, Compound liquidateCF /
-    1 − liquidationFactor, Maker 1 / liquidation ratio / penalty, Liquity 1 / MCR). Aave: close factors,
-    threshold and treasury share from its rules; ``position_close_factor: false`` (v3.0–3.2) turns the v3.3
-    size and dust rules off. With ``account_ids`` (n_accounts,), accounts the Aave rules put in an eMode
-    category get its LT and bonus for the category's assets: the arrays become (n_accounts, n_assets). Compound:
-    the protocol keeps 1 − ``store_front_price_factor`` of the discount. Liquity: gas compensation from its
-    rules. Not modelled: Maker ``dust`` and Liquity Recovery Mode. Aave: a reserve with LT × (1 + bonus) > 1
-    is an InputError (``PoolConfigurator`` refuses it).
+    LT and bonus per asset (and per account in an Aave eMode category) come from
+    :func:`ccm.lending.parameters.resolve_parameters`, the resolver the lending margin model uses too (Aave LT /
+    LB − 1, Compound liquidateCF / 1 − liquidationFactor, Maker 1 / liquidation ratio / penalty, Liquity 1 / MCR);
+    it refuses an Aave reserve or category with LT × (1 + bonus) > 1 (``PoolConfigurator``). With
+    ``account_ids`` (n_accounts,) and accounts in eMode categories the arrays are (n_accounts, n_assets).
+    Aave: close factors, threshold and treasury share from its rules; ``position_close_factor: false``
+    (v3.0–3.2) turns the v3.3 size and dust rules off. Compound: the protocol keeps 1 −
+    ``store_front_price_factor`` of the discount. Liquity: gas compensation and the Recovery Mode ratios from
+    its rules (the mode itself is decided in :func:`liquidate`, at each step's prices). Not modelled: Maker
+    ``dust``.
     """
-    from ccm.risk.lending_rules import AaveRules, CompoundRules, LiquityRules
-
     rules = config.protocol
     if rules is None:
         raise InputError("the configuration names no DeFi protocol", file="config", record="protocol",
                          field="name", hint=f"pass --preset {' | '.join(PROTOCOLS)}, or add a protocol: section")
-    lending = [config.lending_for(a) for a in assets]
-    lt = np.array([p.liquidation_threshold for p in lending], dtype=float)
-    bonus = np.array([p.liquidation_bonus for p in lending], dtype=float)
+    table = resolve_parameters(rules, [config.lending_for(a) for a in assets], assets, account_ids)
+    resolved = table.dense() if account_ids is not None else table.per_asset()
+    lt = np.array(resolved.liquidation_threshold, dtype=float)
+    bonus = np.array(resolved.liquidation_bonus, dtype=float)
     kw: dict = {}
     if isinstance(rules, AaveRules):
-        over = np.flatnonzero(lt * (1.0 + bonus) > 1.0 + 1e-12)
-        if over.size:  # PoolConfigurator: LT × LB ≤ 100% (defi.md §1.2), else a liquidation seizes more than C
-            a = int(over[0])
-            raise InputError(f"liquidation_threshold × (1 + liquidation_bonus) = {lt[a] * (1.0 + bonus[a]):.6g} "
-                             "exceeds 1 (Aave requires LT × LB ≤ 100%)", file="config", record=f"lending.{assets[a]}",
-                             field="liquidation_bonus")
         v33 = rules.position_close_factor
-        if rules.account_emode and account_ids is not None:
-            lt, bonus = _emode(rules, assets, np.asarray(account_ids).astype(str), lt, bonus)
         kw = dict(protocol_fee=np.array([rules.protocol_fee_for(a) for a in assets], dtype=float),
                   close_factor=rules.close_factor, max_close_factor=rules.max_close_factor,
                   close_factor_hf_threshold=rules.close_factor_hf_threshold,
                   min_close_factor_base_usd=rules.min_close_factor_base_usd if v33 else 0.0,
                   min_leftover_usd=rules.min_leftover_base_usd if v33 else 0.0)
     elif isinstance(rules, CompoundRules):
-        kw = dict(protocol_fee=np.full(len(lt), 1.0 - rules.store_front_price_factor))
+        kw = dict(protocol_fee=np.full(lt.shape[-1], 1.0 - rules.store_front_price_factor))
     elif isinstance(rules, LiquityRules):
         kw = dict(gas_compensation_usd=rules.gas_compensation_usd,
                   collateral_gas_fraction=rules.collateral_gas_compensation, mcr=rules.mcr, ccr=rules.ccr,
                   system_tcr=rules.system_tcr, recovery_collateral_cap=rules.recovery_collateral_cap)
     return LiquidationParams(protocol=rules.name, liquidation_threshold=lt, bonus=bonus, **kw)
-
-
-def _emode(rules, assets: Sequence[str], ids: np.ndarray, lt: FloatArray, bonus: FloatArray
-           ) -> tuple[FloatArray, FloatArray]:
-    """(n_accounts, n_assets) LT and bonus with each eMode category's values for its members' category assets."""
-    lt_acc = np.broadcast_to(lt, (len(ids), len(assets))).copy()
-    bonus_acc = np.broadcast_to(bonus, (len(ids), len(assets))).copy()
-    for name, category in rules.emode.items():  # the few categories, not accounts
-        members = [acct for acct, cat in rules.account_emode.items() if cat == name]
-        rows = np.isin(ids, members)
-        cols = np.isin(np.asarray(assets, dtype=str), list(category.assets))
-        cell = rows[:, None] & cols[None, :]
-        lt_acc[cell] = category.liquidation_threshold
-        bonus_acc[cell] = category.liquidation_bonus
-    return lt_acc, bonus_acc
 
 
 __all__ = ["AAVE_V3", "COMPOUND_V3", "LIQUITY_V1", "MAKER", "PROTOCOLS", "LiquidationParams", "LiquidationResult",

@@ -13,7 +13,7 @@ from ccm.enums import MarginModelName
 from ccm.io.config import load_config
 from ccm.io.results import metrics_document
 from ccm.market import MarketSnapshot
-from ccm.risk.lending_metrics import lending_metrics
+from ccm.risk.margin.lending import account_lending_metrics
 from ccm.risk.metrics import evaluate
 from tests.reference.builders import AS_OF
 
@@ -28,7 +28,7 @@ def run():
 
 
 def test_metrics_json_has_liquidation_price_for_lending_accounts(run):
-    lending = lending_metrics(run.context)
+    lending = account_lending_metrics(run.context)
     doc = json.loads(json.dumps(metrics_document(run.result, run.system, as_of=AS_OF, lending=lending),
                                 allow_nan=False))
     borrower, trader = doc["accounts"]
@@ -50,7 +50,7 @@ def test_without_lending_the_document_is_unchanged(run):
 
 def test_terminal_view_lists_the_borrower(run):
     console = Console(record=True, width=160)
-    print_lending(console, run.result, lending_metrics(run.context), limit=None)
+    print_lending(console, run.result, account_lending_metrics(run.context), limit=None)
     text = console.export_text()
     assert "borrower" in text and "ETH 2,424.24" in text and "trader" not in text
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ccm.errors import InputError
-from ccm.stress.merkle_sum import (
+from ccm.reserves.merkle_sum import (
     InclusionProof,
     MerkleRoot,
     build_tree,

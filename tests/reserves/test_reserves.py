@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from ccm.reserves.backing import backing_ratios, backing_under_scenarios, staker_c_ratio
 from ccm.risk.config import AssetRisk, HaircutTier, RiskConfig
 from ccm.risk.haircut import compile_haircuts
 from ccm.scenario import ScenarioSet
-from ccm.stress.reserves import backing_ratios, backing_under_scenarios, staker_c_ratio
 from ccm.synthetic.exchange_liabilities import BACKING, generate_exchange
 
 ASSETS = ("BTC", "ETH", "USDT")

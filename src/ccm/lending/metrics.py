@@ -1,6 +1,6 @@
 """DeFi lending metrics per account: health factor, borrowing capacity, liquidation prices, liquidation drop.
 
-With the effective parameters of every balance (``risk.margin.lending.balance_parameters``), collateral
+With the effective parameters of every balance (:mod:`ccm.lending.parameters`), collateral
 values c_a > 0, debt values d_b > 0 (USD) and the health factor HF = Σ c_a·LT_a ÷ Σ d_b:
 
 * ``borrowing_capacity`` = Σ c_a·LTV_a (the borrow limit, USD); ``available_to_borrow`` = max(0, capacity − debt)
@@ -24,11 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ccm._typing import BoolArray, FloatArray
-from ccm.book.book import row_of_nonzeros, row_sums
-from ccm.risk.context import LENDING_CODE, RiskContext
-from ccm.risk.lending_rules import LiquityRules
-from ccm.risk.margin.lending import balance_parameters, liquity_tcr
+from ccm._typing import BoolArray, FloatArray, IntArray
+from ccm.book.book import row_sums
+from ccm.division import guarded_ratio
+from ccm.lending.health import health_factor
+from ccm.lending.parameters import BalanceParams
+from ccm.lending.rules import LiquityRules, ProtocolRules
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,64 +65,69 @@ class LendingResult:
     tcr: float = float("nan")
 
 
-def _divide(numerator: FloatArray, denominator: FloatArray, ok: BoolArray) -> FloatArray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(ok, numerator / np.where(ok, denominator, 1.0), np.nan)
+def lending_metrics(*, quantity: FloatArray, price: FloatArray, balance_account: IntArray, balance_asset: IntArray,
+                    indptr: IntArray, params: BalanceParams, moving: BoolArray, lending: BoolArray,
+                    assets: tuple[str, ...], rules: ProtocolRules | None, tcr: float = float("nan")) -> LendingResult:
+    """Health factor, borrowing capacity, liquidation prices and drop of every account.
 
-
-def lending_metrics(ctx: RiskContext) -> LendingResult:
-    """Health factor, borrowing capacity, liquidation prices and drop of every account of ``ctx``."""
-    bal = ctx.book.balances
-    row = row_of_nonzeros(bal)
-    params = balance_parameters(ctx)
-    price = ctx.market.asset_prices[bal.indices]
-    value = bal.data * price
+    Parameters
+    ----------
+    quantity, price : (nnz,) signed coin balance and its asset's USD price, stored balances in account order
+        (CSR layout: account ``balance_account[k]``, asset column ``balance_asset[k]``, rows cut by ``indptr``).
+    indptr : (n_accounts + 1,) CSR row pointer of the balances.
+    params : :class:`BalanceParams` of the balances, (nnz,) each (:mod:`ccm.lending.parameters`).
+    moving : (n_assets,) True for assets whose price moves in a uniform drop (non-stable).
+    lending : (n_accounts,) True for the accounts under the lending model (others get NaN).
+    assets : asset names (columns of ``balance_asset``); rules : the protocol preset, None without one.
+    tcr : Liquity only, the total collateral ratio in force (``ccm.lending.parameters.liquity_tcr``).
+    """
+    row = balance_account
+    value = quantity * price
     collateral = np.maximum(value, 0.0)
     debt_part = np.maximum(-value, 0.0)
     weighted_part = collateral * params.liquidation_threshold
-    moving = ctx.moving[bal.indices]
+    moving = moving[balance_asset]
 
-    weighted = row_sums(weighted_part, bal.indptr)
-    debt = row_sums(debt_part, bal.indptr)
-    capacity = row_sums(collateral * params.ltv, bal.indptr)
+    weighted = row_sums(weighted_part, indptr)
+    debt = row_sums(debt_part, indptr)
+    capacity = row_sums(collateral * params.ltv, indptr)
     has_debt = debt > 0
-    hf = np.where(has_debt, _divide(weighted, debt, has_debt), np.inf)
+    hf = health_factor(weighted, debt)
 
     # Uniform drop: (1 − x) = (D_s − W_s) ÷ (W_m − D_m).
-    w_m = row_sums(weighted_part * moving, bal.indptr)
-    d_m = row_sums(debt_part * moving, bal.indptr)
-    factor = _divide(debt - d_m - (weighted - w_m), w_m - d_m, w_m - d_m > 0)
+    w_m = row_sums(weighted_part * moving, indptr)
+    d_m = row_sums(debt_part * moving, indptr)
+    factor = guarded_ratio(debt - d_m - (weighted - w_m), w_m - d_m)
     drop = np.where((factor > 0) & (factor <= 1), 1.0 - factor, np.nan)
     drop = np.where(has_debt & (hf < 1.0), 0.0, np.where(has_debt, drop, np.nan))
 
     # Liquidation price per collateral balance, other prices fixed.
-    unit_weight = bal.data * params.liquidation_threshold  # USD of weighted collateral per USD of price
+    unit_weight = quantity * params.liquidation_threshold  # USD of weighted collateral per USD of price
     counts = (value > 0) & (params.liquidation_threshold > 0) & has_debt[row]
     target = debt[row] - weighted[row] + weighted_part
-    liq_price = _divide(target, unit_weight, counts)
+    liq_price = guarded_ratio(target, unit_weight, where=counts)
     liq_price = np.where(liq_price > 0, liq_price, np.nan)
 
-    recovery, tcr = None, float("nan")
-    rules = ctx.config.protocol
+    recovery = None
     if isinstance(rules, LiquityRules):
-        tcr = float(liquity_tcr(ctx))
+        tcr = float(tcr)
         recovery = tcr < rules.ccr
-        collateral_asset = bal.indices == (ctx.book.assets.index(rules.collateral_asset)
-                                           if rules.collateral_asset in ctx.book.assets else -1)
-        icr = _divide(row_sums(collateral * collateral_asset, bal.indptr), debt, has_debt)
+        collateral_asset = balance_asset == (assets.index(rules.collateral_asset)
+                                             if rules.collateral_asset in assets else -1)
+        icr = guarded_ratio(row_sums(collateral * collateral_asset, indptr), debt)
         mcr_drop = np.where(icr > rules.mcr, 1.0 - rules.mcr / np.where(icr > rules.mcr, icr, 1.0), 0.0)
         # Recovery Mode from a drop of 1 − CCR/TCR on (now if TCR < CCR, including TCR 0; never without debt)
         rm_drop = (max(0.0, 1.0 - rules.ccr / tcr) if tcr > 0 else 0.0) if np.isfinite(tcr) else np.inf
         drop = np.where(has_debt, np.minimum(mcr_drop, np.where(icr < tcr, rm_drop, np.inf)), np.nan)
         liq_price = np.where(collateral_asset & counts, price * (1.0 - drop[row]), liq_price)
-
-    lending = ctx.model_code == LENDING_CODE
+    else:
+        tcr = float("nan")
     per_account = {name: np.where(lending, a, np.nan) for name, a in (
-        ("health_factor", hf), ("collateral_usd", row_sums(collateral, bal.indptr)), ("debt_usd", debt),
+        ("health_factor", hf), ("collateral_usd", row_sums(collateral, indptr)), ("debt_usd", debt),
         ("borrowing_capacity", capacity), ("available_to_borrow", np.maximum(capacity - debt, 0.0)),
         ("liquidation_drop", drop))}
     return LendingResult(**per_account, liquidation_price=np.where(lending[row], liq_price, np.nan),
-                         balance_account=row, balance_asset=bal.indices.astype(np.int64), assets=ctx.book.assets,
+                         balance_account=row, balance_asset=np.asarray(balance_asset, dtype=np.int64), assets=assets,
                          protocol=None if rules is None else rules.name, recovery_mode=recovery, tcr=tcr)
 
 
