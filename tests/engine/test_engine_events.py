@@ -155,7 +155,7 @@ def _system(coverage=1.0, shortfall=0.0, fund=None):
     cov_fund = math.nan if fund is None else (fund / shortfall if shortfall > 0 else math.inf)
     return SystemSnapshot(accounts=1, by_status={}, total_adjusted_equity=coverage, total_maintenance_margin=1.0,
                           system_coverage_ratio=coverage, total_shortfall=shortfall, fund_usd=fund,
-                          fund_coverage=cov_fund)
+                          fund_to_shortfall=cov_fund)
 
 
 def test_system_rules_fire_on_crossing_with_hysteresis():

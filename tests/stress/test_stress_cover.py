@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ccm.stress.cover import cover_n, fund_coverage, largest_losses, tail_rank, uncovered_loss, var_es
+from ccm.stress.cover import cover_n, fund_to_cover_2, largest_losses, tail_rank, uncovered_loss, var_es
 
 
 def test_uncovered_loss_is_the_negative_part():
@@ -53,9 +53,9 @@ def test_var_es_edge_cases():
         var_es(np.ones(3), 1.0)
 
 
-def test_fund_coverage():
-    assert fund_coverage(50.0, 200.0) == 0.25
-    assert fund_coverage(50.0, 0.0) is None
+def test_fund_to_cover_2():
+    assert fund_to_cover_2(50.0, 200.0) == 0.25
+    assert fund_to_cover_2(50.0, 0.0) is None
 
 
 def test_largest_losses_both_paths_agree_with_a_full_sort():

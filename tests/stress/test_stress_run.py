@@ -51,7 +51,7 @@ def test_cover_1_cover_2_by_hand(linear_ctx):
     np.testing.assert_allclose(result.cover_2_by_scenario, [41_000.0, 21_000.0, 5_000.0], rtol=1e-12)
     assert result.cover_1 == pytest.approx(28_000.0) and result.cover_1_scenario == 0
     assert result.cover_2 == pytest.approx(41_000.0) and result.cover_2_scenario == 0
-    assert result.fund_coverage == pytest.approx(20_500.0 / 41_000.0)
+    assert result.fund_to_cover_2 == pytest.approx(20_500.0 / 41_000.0)
     assert result.top_account_ids.tolist() == [["b", "a", ""], ["d", "", ""], ["b", "a", ""]]
     np.testing.assert_allclose(result.top_uncovered_loss, [[28_000, 13_000, 0], [21_000, 0, 0], [4_000, 1_000, 0]],
                                rtol=1e-12)
@@ -122,8 +122,8 @@ def test_chunking_gives_identical_results(book, request):
                      "cover_1_by_scenario", "cover_2_by_scenario", "worst_scenario", "worst_adjusted_equity",
                      "worst_coverage", "worst_uncovered_loss", "scenario_order"):
             np.testing.assert_array_equal(getattr(other, name), getattr(first, name), err_msg=name)
-        assert (other.cover_1, other.cover_2, other.var, other.es, other.fund_coverage) == (
-            first.cover_1, first.cover_2, first.var, first.es, first.fund_coverage)
+        assert (other.cover_1, other.cover_2, other.var, other.es, other.fund_to_cover_2) == (
+            first.cover_1, first.cover_2, first.var, first.es, first.fund_to_cover_2)
 
 
 def test_on_chunk_reports_progress(long_ctx):
@@ -143,7 +143,7 @@ def test_scenarios_over_other_assets_are_realigned(linear_ctx):
 def test_no_scenarios(linear_ctx):
     empty = ScenarioSet(assets=("BTC",), names=(), price_returns=np.zeros((0, 1)))
     result = run_stress(linear_ctx, empty)
-    assert result.cover_2 == 0.0 and result.fund_coverage is None and np.isnan(result.var)
+    assert result.cover_2 == 0.0 and result.fund_to_cover_2 is None and np.isnan(result.var)
     assert result.worst_scenario.tolist() == [-1] * 5
 
 

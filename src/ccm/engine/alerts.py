@@ -225,8 +225,8 @@ class AlertMonitor:
             checks.append(("total_shortfall", -system.total_shortfall, -s.max_total_shortfall_usd,
                            {"total_shortfall": system.total_shortfall, "level": s.max_total_shortfall_usd}))
         if s.fund_usd is not None and s.min_fund_coverage is not None:
-            checks.append(("fund_coverage", system.fund_coverage, s.min_fund_coverage,
-                           {"fund_coverage": system.fund_coverage, "fund_usd": s.fund_usd,
+            checks.append(("fund_coverage", system.fund_to_shortfall, s.min_fund_coverage,
+                           {"fund_coverage": system.fund_to_shortfall, "fund_usd": s.fund_usd,
                             "total_shortfall": system.total_shortfall, "level": s.min_fund_coverage}))
         for name, value, level, values in checks:
             state = self._system[name]

@@ -515,7 +515,7 @@ class CoverageEngine:
                                                                                                  strict=True)},
                               total_adjusted_equity=ae, total_maintenance_margin=mm,
                               system_coverage_ratio=ae / mm if mm > 0 else math.nan, total_shortfall=short,
-                              fund_usd=fund, fund_coverage=fund_cov)
+                              fund_usd=fund, fund_to_shortfall=fund_cov)
 
     def _emit(self, at: datetime, cause: str, changed: np.ndarray, old_status: np.ndarray,
               alert_rows: np.ndarray) -> list[Event]:

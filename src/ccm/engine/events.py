@@ -14,7 +14,7 @@ import numpy as np
 class SystemSnapshot:
     """Venue-level totals after an update (USD), cheap enough to compute on every trade.
 
-    ``system_coverage_ratio`` is NaN when the total requirement is 0; ``fund_coverage`` = fund ÷ total
+    ``system_coverage_ratio`` is NaN when the total requirement is 0; ``fund_to_shortfall`` = fund ÷ total
     shortfall (inf without shortfall), NaN when no fund is configured.
     """
 
@@ -25,7 +25,7 @@ class SystemSnapshot:
     system_coverage_ratio: float
     total_shortfall: float
     fund_usd: float | None = None
-    fund_coverage: float = math.nan
+    fund_to_shortfall: float = math.nan
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +94,6 @@ def event_to_dict(event: Event) -> dict[str, Any]:
             "total_maintenance_margin": _number(system.total_maintenance_margin),
             "system_coverage_ratio": _number(system.system_coverage_ratio),
             "total_shortfall": _number(system.total_shortfall),
-            "fund_usd": _number(system.fund_usd), "fund_coverage": _number(system.fund_coverage),
+            "fund_usd": _number(system.fund_usd), "fund_coverage": _number(system.fund_to_shortfall),
         },
     }

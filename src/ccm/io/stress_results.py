@@ -105,7 +105,7 @@ def stress_document(
         "cover_2": result.cover_2,
         "cover_2_scenario": names[result.cover_2_scenario] if result.cover_2_scenario >= 0 else None,
         "fund": result.fund_usd,
-        "fund_coverage": _num(result.fund_coverage),
+        "fund_coverage": _num(result.fund_to_cover_2),
         "confidence": result.confidence,
         "var": _num(result.var),
         "es": _num(result.es),

@@ -91,7 +91,7 @@ def system_message(system: Any, at: Any) -> dict[str, Any]:
     """The WebSocket ``system`` message of an engine SystemSnapshot."""
     return {"type": "system", "at": at.isoformat(), "system_coverage_ratio": _num(system.system_coverage_ratio),
             "total_shortfall": _num(system.total_shortfall), "accounts_by_status": dict(system.by_status),
-            "fund_coverage": _num(system.fund_coverage) if system.fund_usd is not None else None}
+            "fund_coverage": _num(system.fund_to_shortfall) if system.fund_usd is not None else None}
 
 
 @dataclass(eq=False)

@@ -132,11 +132,11 @@ def var_es(losses: FloatArray, confidence: float) -> tuple[float, float]:
     return var, es
 
 
-def fund_coverage(fund_usd: float, cover_2: float) -> float | None:
+def fund_to_cover_2(fund_usd: float, cover_2: float) -> float | None:
     """Fund ÷ Cover-2 (≥ 1: the fund survives the two largest defaults); None when Cover-2 is 0."""
     if not cover_2 > 0:
         return None
     return float(fund_usd) / float(cover_2)
 
 
-__all__ = ["cover_n", "fund_coverage", "largest_losses", "tail_rank", "uncovered_loss", "var_es"]
+__all__ = ["cover_n", "fund_to_cover_2", "largest_losses", "tail_rank", "uncovered_loss", "var_es"]

@@ -18,7 +18,7 @@ def system_document(state: Any) -> dict[str, Any]:
     snap = engine.system_snapshot
     if snap.fund_usd is not None:
         record["fund_usd"] = snap.fund_usd
-        record["fund_coverage"] = snap.fund_coverage if math.isfinite(snap.fund_coverage) else None
+        record["fund_coverage"] = snap.fund_to_shortfall if math.isfinite(snap.fund_to_shortfall) else None
     record["as_of"] = engine.snapshot.as_of.isoformat().replace("+00:00", "Z")
     return record
 
