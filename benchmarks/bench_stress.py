@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     worst = result.worst_scenarios(3)
     print(f"cover_1={result.cover_1:,.0f} cover_2={result.cover_2:,.0f} fund={result.fund_usd:,.0f} "
-          f"fund_coverage={result.fund_to_cover_2 if result.fund_to_cover_2 is None else round(result.fund_to_cover_2, 3)}")
+          f"fund_to_cover_2={None if result.fund_to_cover_2 is None else round(result.fund_to_cover_2, 3)}")
     print(f"VaR{result.confidence:.0%}={result.var:,.0f} ES={result.es:,.0f} of system uncovered loss; "
           f"max accounts breached {int(result.accounts_breached.max()) if s else 0:,}; worst scenarios "
           + ", ".join(f"{result.scenario_names[k]} ({result.system_uncovered_loss[k]:,.0f})" for k in worst))
