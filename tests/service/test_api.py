@@ -7,12 +7,12 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from conftest import BOOK, OTHER, OWN, Service
 from fastapi.testclient import TestClient
 
 from ccm.service.app import create_app
 from ccm.service.deps import get_key_store
 from ccm.service.settings import ServiceSettings
+from tests.service.conftest import BOOK, OTHER, OWN, Service
 
 TRACE_WORDS = ("Traceback", "File \"", "line ", ".py")
 

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from conftest import BOOK, MARKET, make_keys
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 
 from ccm.service.app import create_app
 from ccm.service.settings import ServiceSettings
+from tests.service.conftest import BOOK, MARKET, make_keys
 
 KEY: dict[str, str] = {}
 

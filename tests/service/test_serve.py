@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from conftest import make_keys
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -13,6 +12,7 @@ from ccm.cli.serve import bootstrap_keys
 from ccm.service.app import create_app
 from ccm.service.settings import ServiceSettings
 from ccm.store import open_store
+from tests.service.conftest import make_keys
 
 
 def test_demo_feed_moves_the_numbers(tmp_path) -> None:

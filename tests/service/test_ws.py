@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import OTHER, OWN, Service
 from starlette.websockets import WebSocketDisconnect
+
+from tests.service.conftest import OTHER, OWN, Service
 
 
 def _until_second_system(ws, limit: int = 200) -> list[dict]:

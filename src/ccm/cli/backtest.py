@@ -117,8 +117,8 @@ def backtest(
     ETH=ETH-USD_1d.csv --model portfolio --from 2020-01-01 --to 2025-01-01 -f html -o backtest.html[/bold]
     """
     from ccm.analysis.backtest import run_backtest
+    from ccm.app.histories import parse_moment, price_path
     from ccm.cli.output import emit
-    from ccm.cli.replay import parse_moment, price_path
     from ccm.io.backtest_report import backtest_document, backtest_html
     from ccm.io.book import load_book
     from ccm.io.config import load_config
@@ -138,7 +138,7 @@ def backtest(
         snapshot = load_market(market)
         loaded_book = load_book(book)
         stamps, path, assets = price_path(prices, book_assets=loaded_book.assets, index=dict(snapshot.index),
-                                          start=None, end=None, step=None, relative=False)
+                                          start=None, end=None, step_seconds=None, relative=False)
         lo, hi = parse_moment(start, "--from"), parse_moment(end, "--to")
         first = 0 if lo is None else int(np.searchsorted(stamps, lo, side="left"))
         stop = stamps.shape[0] if hi is None else int(np.searchsorted(stamps, hi, side="left"))

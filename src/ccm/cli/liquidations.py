@@ -21,8 +21,7 @@ def _level(c: float) -> str:
 def _covariance(assets, stable, needed, prices: list[str] | None, ewma_lambda: float):
     """Daily EWMA covariance (n_assets, n_assets) of the assets in ``needed`` from --prices or CCM_DATA_DIR;
     zero rows for the rest (they do not move). Also returns a description of the history used."""
-    from ccm.cli.daily import require_daily
-    from ccm.cli.stress import price_specs
+    from ccm.app.histories import price_specs, require_daily
     from ccm.io.prices import read_prices
     from ccm.scenario.montecarlo import estimate_covariance
 

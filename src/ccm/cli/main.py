@@ -15,8 +15,8 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from ccm.cli.evaluate import evaluate_with_progress
-from ccm.cli.output import emit, exit_on_error, progress, write_text
+from ccm.app.histories import daily_history
+from ccm.cli.output import emit, evaluate_with_progress, exit_on_error, progress, write_text
 from ccm.enums import MarginModelName
 from ccm.errors import InputError
 from ccm.io.results import metrics_csv, metrics_document
@@ -41,29 +41,6 @@ class SaveFormat(StrEnum):
     JSON = "json"
     CSV = "csv"
     PARQUET = "parquet"
-
-
-def _history(prices: list[str], book, snapshot):
-    """The daily price history of ``--prices`` (assets of the book) up to the snapshot's time, for the var model:
-    one close per UTC day (intraday files are resampled), without gaps, ending at most ``MAX_STALE_DAYS`` before
-    the snapshot — the model counts rows as days, so a gap or an old history would give a wrong margin."""
-    from ccm.cli.daily import require_daily, require_recent
-    from ccm.cli.replay import Step, price_path
-    from ccm.risk.margin.var import MarketHistory
-
-    stamps, path, assets = price_path(prices, book_assets=book.assets, index=dict(snapshot.index), start=None,
-                                      end=None, step=Step.D1, relative=False)
-    as_of = np.datetime64(snapshot.as_of.replace(tzinfo=None), "s")
-    keep = stamps <= as_of
-    if keep.sum() < 2:
-        raise InputError(f"the price history starts at {stamps[0]}, after the market snapshot's time "
-                         f"{snapshot.as_of.isoformat()}", record="--prices",
-                         hint="the var model needs daily prices up to the snapshot's date")
-    stamps, path = stamps[keep], path[keep]
-    require_recent(stamps[-1], as_of)
-    require_daily(stamps, record="--prices",
-                  hint="give daily closes (the margin period of risk and the lookback count rows as days)")
-    return MarketHistory(assets=assets, prices=path)
 
 
 def _emit(run, *, fmt: OutputFormat, out: Path | None, as_of: datetime, currency: str, limit: int | None) -> None:
@@ -124,7 +101,7 @@ def metrics(
         loaded_config = load_config(config, preset=preset)
         snapshot = load_market(market)
         loaded_book = load_book(book)
-        history = _history(prices, loaded_book, snapshot) if prices else None
+        history = daily_history(prices, loaded_book, snapshot) if prices else None
         try:
             if history is not None and (scheduler is not None or workers is not None):
                 raise InputError("the var model (--prices) does not run on a Dask cluster", record="--prices",

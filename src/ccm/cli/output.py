@@ -91,3 +91,18 @@ def progress(enabled: bool) -> Progress:
         transient=True,
         disable=not enabled,
     )
+
+
+def evaluate_with_progress(book, snapshot, config, *, model, with_distance: bool, show_progress: bool, history=None):
+    """:func:`ccm.app.evaluate.evaluate_book` with one bar step per stage on stderr (``ccm metrics``, ``ccm demo``,
+    ``ccm breach``)."""
+    from ccm.app.evaluate import evaluate_book
+    from ccm.risk.metrics import progress_steps
+
+    total = progress_steps(config, with_distance)
+    with progress(show_progress) as bar:
+        task = bar.add_task("valuation", total=total)
+        run = evaluate_book(book, snapshot, config, model=model, with_distance=with_distance, history=history,
+                            on_progress=lambda stage, done, _: bar.update(task, completed=done, description=stage))
+        bar.update(task, completed=total)
+    return run

@@ -14,20 +14,6 @@ from ccm.cli.output import Format, exit_on_error, json_number, progress
 from ccm.errors import InputError
 
 
-def forecast_vols(ctx, prices: list[str] | None, model: str, as_of: np.datetime64, horizon_days: float) -> np.ndarray:
-    """Forecast daily vol per book asset from ``--prices`` (default: CCM_DATA_DIR's daily files) up to ``as_of``
-    (``ccm breach``'s reader); all NaN — the configured vols — when no history is found."""
-    from ccm.cli.breach import asset_vols
-    from ccm.cli.stress import price_specs
-
-    specs = price_specs(prices, ctx.book.assets, ctx.haircuts.stable)
-    if not specs:
-        return np.full(len(ctx.book.assets), np.nan)
-    vols, _ = asset_vols(specs, assets=ctx.book.assets, moving=ctx.moving, as_of=as_of, vol_model=model,
-                         horizon_days=horizon_days)
-    return vols
-
-
 def recommend_document(result, *, as_of: str, currency: str, target: float, horizon_hours: float,
                        vol_model: str, scenario_source: str) -> dict:
     """The JSON document of ``ccm recommend`` (see docs/recommend.md)."""
@@ -164,9 +150,9 @@ def recommend(
     """
     from ccm.analysis.forecast import MODEL_NAMES
     from ccm.analysis.optimise import recommend as run_recommend
-    from ccm.cli.breach import check_horizon_hours
+    from ccm.app.scenarios import build_scenarios, scenario_label
+    from ccm.app.volatility import check_horizon_hours, forecast_vols
     from ccm.cli.output import emit
-    from ccm.cli.stress import build_scenarios, scenario_label
     from ccm.io.book import load_book
     from ccm.io.config import load_config
     from ccm.io.market import load_market

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from ccm.app.histories import price_path
 from ccm.cli.output import err_console, exit_on_error, progress
 from ccm.enums import MarginModelName
 from ccm.errors import InputError
@@ -27,48 +28,6 @@ class Step(StrEnum):
 
 
 STEP_SECONDS = {Step.H1: 3600, Step.H2: 7200, Step.D1: 86400}
-
-
-def parse_moment(text: str | None, option: str) -> np.datetime64 | None:
-    """An ISO date or time given to ``option`` as datetime64[s] (UTC); None when not given."""
-    from ccm.io.prices import parse_timestamp
-
-    if text is None:
-        return None
-    try:
-        return np.datetime64(parse_timestamp(text), "s")
-    except (ValueError, OverflowError):
-        raise InputError(f"unreadable date {text!r}", record=option, hint="use ISO dates, e.g. 2021-05-01") from None
-
-
-def price_path(specs: list[str], *, book_assets: tuple[str, ...], index: dict[str, float], start: str | None,
-               end: str | None, step: Step | None, relative: bool) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Read, window, resample and (optionally) rebase the history: (timestamps, prices (T, k), assets)."""
-    from ccm.analysis.timeline import relative_path, resample_last
-    from ccm.io.prices import read_prices
-
-    history = read_prices(specs)
-    keep = [k for k, a in enumerate(history.assets) if a in book_assets]
-    if not keep:
-        raise InputError(f"the price history's assets {list(history.assets)} are not in the book "
-                         f"({', '.join(book_assets)})", record="--prices", hint="name the assets as the book does")
-    stamps, prices = history.timestamps, history.prices[:, keep]
-    assets = tuple(history.assets[k] for k in keep)
-    lo, hi = parse_moment(start, "--from"), parse_moment(end, "--to")
-    mask = np.ones(stamps.shape[0], dtype=bool)
-    if lo is not None:
-        mask &= stamps >= lo
-    if hi is not None:
-        mask &= stamps < hi
-    if not mask.any():
-        raise InputError(f"no price between {start or 'the start'} and {end or 'the end'} (the history covers "
-                         f"{stamps[0]} to {stamps[-1]})", record="--from/--to")
-    stamps, prices = stamps[mask], prices[mask]
-    if step is not None:
-        stamps, prices = resample_last(stamps, prices, STEP_SECONDS[step])
-    if relative:
-        prices = relative_path(prices, np.array([index[a] for a in assets]))
-    return stamps, prices, assets
 
 
 def replay(
@@ -119,7 +78,8 @@ def replay(
         snapshot = load_market(market)
         loaded_book = load_book(book)
         stamps, path, assets = price_path(prices, book_assets=loaded_book.assets, index=dict(snapshot.index),
-                                          start=start, end=end, step=step, relative=relative)
+                                          start=start, end=end,
+                                          step_seconds=None if step is None else STEP_SECONDS[step], relative=relative)
         began = time.perf_counter()
         try:
             with progress(out is not None) as bar:

@@ -132,8 +132,8 @@ def reserves(
 
     Example: [bold]ccm reserves liabilities.csv -r reserves.json -m market.json -s historical[/bold]
     """
+    from ccm.app.scenarios import library_scenarios, scenario_label
     from ccm.cli.output import emit
-    from ccm.cli.stress import library_scenarios, scenario_label
     from ccm.io.config import load_config
     from ccm.io.liabilities import read_reserves
     from ccm.io.market import load_market
