@@ -52,7 +52,7 @@ from ccm.dist.shards import default_shards, ranges, shard_book  # noqa: E402
 from ccm.dist.stress import stress_on_client  # noqa: E402
 from ccm.enums import MarginModelName  # noqa: E402
 from ccm.io.config import load_config  # noqa: E402
-from ccm.market import resolve_market  # noqa: E402
+from ccm.pricing.market_state import resolve_market  # noqa: E402
 from ccm.risk.context import RiskContext  # noqa: E402
 from ccm.risk.metrics import with_model  # noqa: E402
 from ccm.stress import run_stress  # noqa: E402

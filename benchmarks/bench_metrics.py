@@ -42,7 +42,7 @@ for entry in (str(ROOT), str(ROOT / "src")):
 from benchmarks.memory import peak_rss_mb, reset_peak_rss  # noqa: E402
 from ccm.book import Account, Book, BookColumns, Instrument, Position  # noqa: E402
 from ccm.enums import MARGIN_MODELS, STATUSES, InstrumentType, MarginModelName, OptionRight, Settlement  # noqa: E402
-from ccm.market import MarketState, resolve_market  # noqa: E402
+from ccm.pricing.market_state import MarketState, resolve_market  # noqa: E402
 from ccm.risk.config import RiskConfig  # noqa: E402
 from ccm.risk.context import RiskContext  # noqa: E402
 from ccm.risk.coverage import CoverageResult, compute_coverage, system_metrics  # noqa: E402

@@ -38,7 +38,7 @@ for entry in (str(ROOT), str(ROOT / "src")):
 from benchmarks.memory import peak_rss_mb, reset_peak_rss  # noqa: E402
 from ccm.enums import MarginModelName  # noqa: E402
 from ccm.io.config import load_config  # noqa: E402
-from ccm.market import resolve_market  # noqa: E402
+from ccm.pricing.market_state import resolve_market  # noqa: E402
 from ccm.risk.context import RiskContext  # noqa: E402
 from ccm.risk.metrics import with_model  # noqa: E402
 from ccm.scenario.base import ScenarioSet  # noqa: E402

@@ -17,7 +17,7 @@ from ccm.errors import InputError
 from ccm.io.book import load_book
 from ccm.io.config import load_config
 from ccm.io.market import load_market
-from ccm.market.resolve import resolve_market
+from ccm.pricing.market_state import resolve_market
 from ccm.risk.context import RiskContext, account_equity
 from ccm.risk.coverage import compute_coverage
 from ccm.synthetic import generate_venue

@@ -18,7 +18,7 @@ from ccm.io.book import load_book
 from ccm.io.config import load_config
 from ccm.io.market import load_market
 from ccm.lending.rules import LendingParams
-from ccm.market import resolve_market
+from ccm.pricing.market_state import resolve_market
 from ccm.risk.config import AssetRisk
 from ccm.risk.context import RiskContext
 from ccm.risk.coverage import compute_coverage

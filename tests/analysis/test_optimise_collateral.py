@@ -15,7 +15,7 @@ from ccm.errors import InputError
 from ccm.io.book import load_book
 from ccm.io.config import load_config
 from ccm.io.market import load_market
-from ccm.market import resolve_market
+from ccm.pricing.market_state import resolve_market
 from ccm.risk.config import AssetRisk
 from ccm.risk.context import LENDING_CODE, RiskContext
 from ccm.scenario import ScenarioSet, standard_hypotheticals

@@ -43,7 +43,7 @@ def _pids(client) -> set[int]:
 
 
 def test_killed_worker_stress_still_complete_and_equal(client, venue, config, tmp_path: Path):
-    from ccm.market import resolve_market
+    from ccm.pricing.market_state import resolve_market
     from ccm.risk.context import RiskContext
 
     generated, book = venue

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ccm.dist.stress import stress_on_client
-from ccm.market import resolve_market
+from ccm.pricing.market_state import resolve_market
 from ccm.risk.context import RiskContext
 from ccm.scenario import historical_events
 from ccm.scenario.base import ScenarioSet

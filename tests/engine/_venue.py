@@ -14,7 +14,8 @@ import numpy as np
 from ccm.book import Account, Position, build_book
 from ccm.enums import STATUSES, InstrumentType, MarginModelName
 from ccm.lending.rules import LendingParams
-from ccm.market import MarketSnapshot, resolve_market
+from ccm.market import MarketSnapshot
+from ccm.pricing.market_state import resolve_market
 from ccm.risk.config import AssetRisk, HaircutTier, PortfolioParams
 from ccm.risk.metrics import evaluate
 from tests.reference.builders import AS_OF, config, future, option, perp, spot

@@ -11,7 +11,8 @@ from datetime import datetime
 
 from ccm.book import Account, Instrument, build_book
 from ccm.enums import STATUSES
-from ccm.market import MarketSnapshot, resolve_market
+from ccm.market import MarketSnapshot
+from ccm.pricing.market_state import resolve_market
 from ccm.risk.config import RiskConfig
 from ccm.risk.context import RiskContext
 from ccm.risk.coverage import CoverageResult, compute_coverage

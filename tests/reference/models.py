@@ -26,7 +26,7 @@ Conventions mirrored from the engine (each is documented in the module named):
   instrument are netted;
 - forwards: a future's or perpetual's mark when given, else S·e^{rτ} (r = 0 unless given); options are
   valued with undiscounted Black-76 on that forward, inverse options in coin (÷F); expired options
-  (τ ≤ 0) at intrinsic value (``ccm.market.resolve``, ``ccm.pricing.contracts``);
+  (τ ≤ 0) at intrinsic value (``ccm.pricing.market_state``, ``ccm.pricing.contracts``);
 - futures P&L: linear q·(F − entry), inverse q·(1/entry − 1/F) coin; without an entry price the position
   is settled at the current forward (P&L 0 now, but it moves under a price move) (``ccm.risk.context``);
 - a "move" m multiplies every non-stable asset price and every forward on a non-stable underlying by

@@ -11,7 +11,8 @@ import pytest
 from ccm.book import Account, Position, build_book
 from ccm.enums import STATUSES, Status
 from ccm.errors import InputError
-from ccm.market import MarketSnapshot, resolve_market
+from ccm.market import MarketSnapshot
+from ccm.pricing.market_state import resolve_market
 from tests.reference.builders import AS_OF, config, option, perp
 from tests.reference.harness import engine_result
 

@@ -10,7 +10,8 @@ import pytest
 from ccm.book import Account, Position
 from ccm.enums import STATUSES, MarginModelName
 from ccm.lending.rules import LendingParams
-from ccm.market import MarketSnapshot, resolve_market
+from ccm.market import MarketSnapshot
+from ccm.pricing.market_state import resolve_market
 from ccm.risk.config import AssetRisk, DistanceSettings, HaircutTier, PortfolioParams, Thresholds
 from ccm.risk.context import RiskContext
 from ccm.risk.coverage import classify, compute_coverage, system_metrics

@@ -14,7 +14,7 @@ import pytest
 
 from ccm.enums import MARGIN_MODELS, MarginModelName
 from ccm.io.config import load_config
-from ccm.market import resolve_market
+from ccm.pricing.market_state import resolve_market
 from ccm.risk import _equity_compiled
 from ccm.risk.context import RiskContext, account_equity
 from ccm.risk.distance import distances_to_liquidation, excess_at

@@ -15,7 +15,8 @@ from ccm.book import Account, Position, build_book
 from ccm.engine.engine import CoverageEngine
 from ccm.enums import MarginModelName
 from ccm.errors import InputError
-from ccm.market import MarketSnapshot, resolve_market
+from ccm.market import MarketSnapshot
+from ccm.pricing.market_state import resolve_market
 from ccm.risk.config import VarParams
 from ccm.risk.context import RiskContext, account_equity
 from ccm.risk.margin import margin_requirement

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ccm.enums import STATUSES, Status
-from ccm.market import resolve_market
+from ccm.pricing.market_state import resolve_market
 from ccm.risk.context import RiskContext
 from ccm.risk.coverage import compute_coverage
 from ccm.synthetic import ASSETS, DEFAULT_AS_OF, SyntheticVenue, account_ids, generate_venue

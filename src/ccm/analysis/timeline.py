@@ -36,9 +36,9 @@ from ccm.book.book import Book
 from ccm.book.instruments import InstrumentTable
 from ccm.enums import STATUSES, MarginModelName, Status
 from ccm.errors import InputError
-from ccm.market.resolve import MarketState, resolve_market
 from ccm.market.snapshot import MarketSnapshot
 from ccm.pricing.contracts import unit_delta, unit_value
+from ccm.pricing.market_state import MarketState, resolve_market
 from ccm.risk.config import RiskConfig, Thresholds
 from ccm.risk.context import RiskContext, account_equity
 from ccm.risk.coverage import REQUIREMENT_FLOOR_USD, classify

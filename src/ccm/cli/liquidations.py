@@ -165,7 +165,7 @@ def liquidations(
     from ccm.io.market import load_market
     from ccm.lending.cascade import lending_positions, liquidations_at_risk, run_protocol_cascade
     from ccm.lending.liquidation import AAVE_V3, params_from_config, worsening_accounts
-    from ccm.market import resolve_market
+    from ccm.pricing.market_state import resolve_market
     from ccm.risk.context import RiskContext
     from ccm.stress.cascade import impact_scale
 

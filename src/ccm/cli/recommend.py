@@ -156,7 +156,7 @@ def recommend(
     from ccm.io.book import load_book
     from ccm.io.config import load_config
     from ccm.io.market import load_market
-    from ccm.market import resolve_market
+    from ccm.pricing.market_state import resolve_market
     from ccm.risk.context import RiskContext
 
     with exit_on_error():

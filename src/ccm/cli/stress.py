@@ -116,7 +116,7 @@ def stress(
     from ccm.io.market import load_market
     from ccm.io.stress_report import stress_html
     from ccm.io.stress_results import stress_document
-    from ccm.market import resolve_market
+    from ccm.pricing.market_state import resolve_market
     from ccm.risk.context import RiskContext
     from ccm.risk.metrics import with_model
     from ccm.stress import reverse_stress, run_stress

@@ -19,7 +19,7 @@ from ccm.book.book import Book
 from ccm.dist.cluster import broadcast, cluster_client, run_tasks, worker_count
 from ccm.dist.shards import book_wide_config, default_shards, ranges, shard_book
 from ccm.enums import MarginModelName
-from ccm.market.resolve import resolve_market
+from ccm.pricing.market_state import resolve_market
 from ccm.market.snapshot import MarketSnapshot
 from ccm.risk.config import RiskConfig
 from ccm.risk.context import RiskContext

@@ -62,7 +62,7 @@ def book_wide_config(book: Book, snapshot: MarketSnapshot, config: RiskConfig,
     """
     from dataclasses import replace
 
-    from ccm.market.resolve import resolve_market
+    from ccm.pricing.market_state import resolve_market
     from ccm.risk.context import RiskContext
     from ccm.lending.rules import LiquityRules
     from ccm.risk.margin.lending import liquity_tcr

@@ -43,9 +43,9 @@ from ccm.engine.alerts import AlertConfig, AlertMonitor, account_volatility
 from ccm.engine.events import Alert, Event, MetricsChanged, StatusChanged, SystemSnapshot
 from ccm.enums import STATUSES
 from ccm.errors import InputError
-from ccm.market.resolve import MarketState, resolve_market
 from ccm.market.snapshot import MarketSnapshot
 from ccm.market.surface import VolSurface
+from ccm.pricing.market_state import MarketState, resolve_market
 from ccm.risk.config import RiskConfig
 from ccm.risk.context import RiskContext, settled_at_mark
 from ccm.risk.coverage import (

@@ -1,7 +1,7 @@
-"""Market snapshot at one instant and its resolution onto a book's instruments."""
+"""Market snapshot at one instant: index prices, marks, implied vols and surfaces, rates (value objects).
+Resolving a snapshot onto a book's instruments is :mod:`ccm.pricing.market_state`."""
 
-from ccm.market.resolve import MarketState, resolve_market
 from ccm.market.snapshot import MarketSnapshot
 from ccm.market.surface import VolSurface
 
-__all__ = ["MarketSnapshot", "MarketState", "VolSurface", "resolve_market"]
+__all__ = ["MarketSnapshot", "VolSurface"]

@@ -16,8 +16,8 @@ import scipy.sparse as sp
 from ccm._typing import BoolArray, FloatArray, IntArray
 from ccm.book.book import Book, nonzeros_of_rows, row_of_nonzeros, row_sums
 from ccm.enums import MARGIN_MODELS, MarginModelName
-from ccm.market.resolve import MarketState
 from ccm.pricing.contracts import unit_value
+from ccm.pricing.market_state import MarketState
 from ccm.risk import _equity_compiled as _equity
 from ccm.risk.config import RiskConfig
 from ccm.risk.haircut import HaircutTable, collateral_values, collateral_values_scenarios, compile_haircuts

@@ -10,8 +10,8 @@ import numpy as np
 
 from ccm.book.book import Book
 from ccm.enums import MARGIN_MODELS, MarginModelName
-from ccm.market.resolve import resolve_market
 from ccm.market.snapshot import MarketSnapshot
+from ccm.pricing.market_state import resolve_market
 from ccm.risk.config import RiskConfig
 from ccm.risk.context import RiskContext
 from ccm.risk.coverage import CoverageResult, SystemResult, compute_coverage, system_metrics

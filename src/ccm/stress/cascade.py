@@ -60,8 +60,8 @@ import scipy.sparse as sp
 from ccm._typing import FloatArray, IntArray
 from ccm.book.instruments import InstrumentTable
 from ccm.market.impact import impact_move
-from ccm.market.resolve import MarketState
 from ccm.pricing.contracts import unit_delta, unit_value
+from ccm.pricing.market_state import MarketState
 from ccm.risk.context import RiskContext, account_equity
 from ccm.risk.haircut import HaircutTable
 from ccm.risk.margin import margin_requirement

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def _prepare(state: Any, body: StressIn) -> tuple[Any, Any, Any]:
     """(RiskContext, ScenarioSet, as_of) of the engine's current book and market (engine thread)."""
     from ccm.app.scenarios import build_scenarios
-    from ccm.market import resolve_market
+    from ccm.pricing.market_state import resolve_market
     from ccm.risk.context import RiskContext
 
     engine = state.engine

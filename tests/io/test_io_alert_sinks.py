@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ccm.engine import Alert, CoverageEngine
-from ccm.engine.sinks import JsonLinesSink, WebhookSink
+from ccm.io.alert_sinks import JsonLinesSink, WebhookSink
 from tests.engine._venue import Reference, accounts, instruments, risk_config, snapshot
 from tests.reference.builders import AS_OF
 
