@@ -1,7 +1,7 @@
 """Alert sinks: a JSON-lines file and a webhook (thin shells over the standard library only).
 
-These are the only parts of ``ccm.engine`` that touch files or the network; they use nothing beyond the
-standard library (``json``, ``urllib``, ``threading``) and are subscribers, never called by the core.
+They touch files and the network, so they live in the shell layer, not in ``ccm.engine``; they use nothing
+beyond the standard library (``json``, ``urllib``, ``threading``) and are subscribers, never called by the core.
 Subscribe one with ``engine.subscribe(sink)``; by default each takes only :class:`Alert` events.
 """
 
