@@ -42,7 +42,7 @@ from ccm.analysis.breach_labels import BreachDataset, label_windows, simulate_pr
 from ccm.analysis.breach_model import BreachClassifier, calibration_report  # noqa: E402
 from ccm.io.config import load_config  # noqa: E402
 from ccm.io.prices import read_prices  # noqa: E402
-from ccm.scenario.ewma import log_returns  # noqa: E402
+from ccm.scenario.ewma_filter import log_returns  # noqa: E402
 from ccm.synthetic import generate_venue  # noqa: E402
 
 ASSETS = ("BTC", "ETH", "SOL")

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from ccm.cli.output import emit, json_number
+from ccm.cli.output import emit
+from ccm.io.numbers import json_number
 
 
 def _never(*_):

@@ -27,7 +27,7 @@ from ccm.errors import InputError
 from ccm.market.snapshot import MarketSnapshot
 from ccm.risk.config import RiskConfig
 from ccm.risk.coverage import coverage_parts
-from ccm.scenario.ewma import DEFAULT_LAMBDA, ewma_variance, log_returns
+from ccm.scenario.ewma_filter import DEFAULT_LAMBDA, ewma_variance, log_returns
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

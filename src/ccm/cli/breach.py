@@ -14,9 +14,10 @@ from rich.table import Table
 
 from ccm.app.histories import price_specs
 from ccm.app.volatility import asset_vols, check_horizon_hours
-from ccm.cli.output import Format, evaluate_with_progress, exit_on_error, json_number
+from ccm.cli.output import Format, evaluate_with_progress, exit_on_error
 from ccm.enums import STATUSES, MarginModelName
 from ccm.errors import InputError
+from ccm.io.numbers import json_number
 
 
 class VolModel(StrEnum):

@@ -132,7 +132,7 @@ def build_series(stamps: np.ndarray, prices: np.ndarray, *, funding: Path | None
     from ccm.analysis.forecast import DailySeries, intraday_realised_variance
     from ccm.analysis.forecast.features import daily_values
     from ccm.io.prices import read_asset_file
-    from ccm.scenario.ewma import log_returns
+    from ccm.scenario.ewma_filter import log_returns
 
     returns = log_returns(prices[:, None])[:, 0]
     days = stamps[1:]

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ccm.cli.output import Format, exit_on_error, progress
 from ccm.errors import InputError
+from ccm.io.numbers import usd
 
 
 def _level(c: float) -> str:
@@ -90,21 +91,17 @@ def liquidations_document(*, as_of, currency, protocol, ids, collateral, debt, p
     }
 
 
-def _usd(x: float) -> str:
-    return f"{x:,.0f}"
-
-
 def print_liquidations(console: Console, doc: dict) -> None:
     now = doc["now"]
     head = Table(title=f"Liquidations under {doc['protocol']} at {doc['as_of']}: {doc['accounts']:,} borrowing "
-                       f"accounts, debt {_usd(doc['debt_usd'])} {doc['currency']}", show_header=False)
+                       f"accounts, debt {usd(doc['debt_usd'])} {doc['currency']}", show_header=False)
     head.add_column("metric", style="bold")
     head.add_column("value", justify="right")
-    rows = [("collateral (seizable)", _usd(doc["collateral_usd"])),
-            ("borrowers' balances without weight under the preset (ignored)", _usd(doc["ignored_collateral_usd"])),
+    rows = [("collateral (seizable)", usd(doc["collateral_usd"])),
+            ("borrowers' balances without weight under the preset (ignored)", usd(doc["ignored_collateral_usd"])),
             ("accounts liquidated now (with the cascade)", f"{now['accounts_liquidated']:,}"),
-            ("liquidated now, after cascade", _usd(now["liquidated_usd"])),
-            ("bad debt now", _usd(now["bad_debt_usd"])),
+            ("liquidated now, after cascade", usd(now["liquidated_usd"])),
+            ("bad debt now", usd(now["bad_debt_usd"])),
             ("still liquidatable after it (dust rule, empty pool, round cap)", f"{now['still_liquidatable']:,}")]
     if now["worsening"] is not None:
         rows.append(("liquidatable with HF < LT × LB (liquidation worsens HF)", f"{now['worsening']:,}"))
@@ -116,9 +113,9 @@ def print_liquidations(console: Console, doc: dict) -> None:
     for col in ("confidence", "bad debt VaR", "liquidations at risk (USD)", "liquidations at risk (count)"):
         risk.add_column(col, justify="right")
     for level in doc["bad_debt_var"]:
-        risk.add_row(level, _usd(doc["bad_debt_var"][level]), _usd(doc["liquidations_at_risk"][level]),
+        risk.add_row(level, usd(doc["bad_debt_var"][level]), usd(doc["liquidations_at_risk"][level]),
                      f"{doc['liquidation_count_at_risk'][level]:,}")
-    risk.add_row("mean", _usd(doc["expected_bad_debt_usd"]), _usd(doc["expected_liquidated_usd"]), "")
+    risk.add_row("mean", usd(doc["expected_bad_debt_usd"]), usd(doc["expected_liquidated_usd"]), "")
     console.print(risk)
     if doc["worst_price_impact"]:
         console.print("worst price impact of liquidations: " + ", ".join(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import math
 import time
 from datetime import UTC
 from enum import StrEnum
@@ -18,18 +17,13 @@ from rich.table import Table
 
 from ccm.cli.output import exit_on_error
 from ccm.errors import InputError
+from ccm.io.numbers import ratio
 
 
 class FeedName(StrEnum):
     SIMULATED = "simulated"
     REPLAY = "replay"
     DERIBIT = "deribit"
-
-
-def _fmt(x: float, unbounded: bool = False) -> str:
-    if unbounded:
-        return "∞"
-    return "—" if not math.isfinite(x) else f"{x:,.3f}"
 
 
 def render(engine, alerts: collections.deque, *, ticks: int, started: float, limit: int = 10) -> Group:
@@ -44,7 +38,7 @@ def render(engine, alerts: collections.deque, *, ticks: int, started: float, lim
     gauges.add_column("value", justify="right")
     prices = "  ".join(f"{a} {p:,.2f}" for a, p in engine.snapshot.index.items() if p != 1.0)
     gauges.add_row("index", prices)
-    gauges.add_row("system coverage ratio", _fmt(system.system_coverage_ratio))
+    gauges.add_row("system coverage ratio", ratio(system.system_coverage_ratio))
     gauges.add_row("total shortfall", f"{system.total_shortfall:,.0f}")
     gauges.add_row("by status", "  ".join(f"[{STATUS_STYLE[s]}]{s.value}[/] {system.by_status[s.value]:,}"
                                           for s in STATUSES))
@@ -55,7 +49,7 @@ def render(engine, alerts: collections.deque, *, ticks: int, started: float, lim
         status = STATUSES[int(result.status[i])]
         worst.add_row(str(result.account_ids[i]), f"[{STATUS_STYLE[status]}]{status.value}[/]",
                       f"{result.adjusted_equity[i]:,.0f}", f"{result.maintenance_margin[i]:,.0f}",
-                      _fmt(result.coverage_ratio[i], bool(result.unbounded[i])))
+                      ratio(result.coverage_ratio[i], bool(result.unbounded[i])))
     recent = Table(title="Latest alerts", header_style="bold")
     for col in ("time", "account", "rule", "values"):
         recent.add_column(col)

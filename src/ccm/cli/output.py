@@ -4,7 +4,6 @@ progress bars and the one red line of an input error."""
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,12 +26,6 @@ class Format(StrEnum):
 
     TABLE = "table"
     JSON = "json"
-
-
-def json_number(x: float) -> float | None:
-    """``x`` as a JSON number: a Python float, None for NaN or infinity (documents never hold NaN)."""
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def write_text(text: str, out: Path | None) -> None:

@@ -10,8 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccm.cli.output import Format, exit_on_error, json_number, progress
+from ccm.cli.output import Format, exit_on_error, progress
 from ccm.errors import InputError
+from ccm.io.numbers import json_number, pct, usd
 
 
 def recommend_document(result, *, as_of: str, currency: str, target: float, horizon_hours: float,
@@ -66,14 +67,6 @@ def recommend_document(result, *, as_of: str, currency: str, target: float, hori
     }
 
 
-def _usd(x) -> str:
-    return "—" if x is None else f"{x:,.0f}"
-
-
-def _pct(x, digits: int = 2) -> str:
-    return "—" if x is None else f"{100 * x:.{digits}f}%"
-
-
 def _qty(x: float) -> str:
     return f"{x:,.2f}" if abs(x) >= 1_000 else f"{x:,.6g}"
 
@@ -86,16 +79,16 @@ def print_recommend(console: Console, doc: dict, limit: int | None) -> None:
     s = doc["summary"]
     console.print(f"[bold]Recommendations at {doc['as_of']}[/]: target P(coverage < 1 within "
                   f"{doc['horizon_hours']:g} h) ≤ {doc['target_probability']:.2%}; {s['accounts_above_target']:,} of "
-                  f"{s['accounts']:,} accounts above target, add-ons {_usd(s['total_addon_usd'])} "
+                  f"{s['accounts']:,} accounts above target, add-ons {usd(s['total_addon_usd'])} "
                   f"{doc['addon_asset']} in total; vol model {doc['vol_model']}")
     add = Table(title=f"Margin add-ons ({doc['addon_asset']}), largest first", header_style="bold")
     for col in ("account", "P(breach) now", "add-on USD", "P after", "dist ↓ now → after", "dist ↑ now → after"):
         add.add_column(col, justify="left" if col == "account" else "right")
     for a in doc["addons"][:limit]:
-        add.add_row(a["account"], _pct(a["breach_probability"]), _usd(a["addon_usd"]),
-                    _pct(a["probability_after"]),
-                    f"{_pct(a['distance_down'], 1)} → {_pct(a['distance_down_after'], 1)}",
-                    f"{_pct(a['distance_up'], 1)} → {_pct(a['distance_up_after'], 1)}")
+        add.add_row(a["account"], pct(a["breach_probability"], 2), usd(a["addon_usd"]),
+                    pct(a["probability_after"], 2),
+                    f"{pct(a['distance_down'], 1)} → {pct(a['distance_down_after'], 1)}",
+                    f"{pct(a['distance_up'], 1)} → {pct(a['distance_up_after'], 1)}")
     console.print(add)
     swaps = Table(title=f"Collateral swaps ({doc['scenario_source']} scenarios; {s['swap_accounts_improved']:,} of "
                         f"{s['swap_accounts_considered']:,} stressed accounts improved)", header_style="bold")
@@ -115,8 +108,8 @@ def print_recommend(console: Console, doc: dict, limit: int | None) -> None:
         hc.add_column(col, justify="left" if col in ("asset", "action", "reason") else "right")
     colour = {"raise": "red", "lower": "green", "keep": "dim"}
     for h in doc["haircuts"]:
-        hc.add_row(h["asset"], _pct(h["current"]), _pct(h["proposed"]), f"[{colour[h['action']]}]{h['action']}[/]",
-                   _pct(h["forecast_vol"], 0), _pct(h["configured_vol"], 0), h["reason"])
+        hc.add_row(h["asset"], pct(h["current"], 2), pct(h["proposed"], 2), f"[{colour[h['action']]}]{h['action']}[/]",
+                   pct(h["forecast_vol"], 0), pct(h["configured_vol"], 0), h["reason"])
     console.print(hc)
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 from rich.console import Console
 from rich.table import Table
 
 from ccm.enums import MARGIN_MODELS, STATUSES, Status
+from ccm.io.numbers import pct, ratio, usd
 from ccm.io.results import worst_first
 from ccm.risk.coverage import CoverageResult, SystemResult
 
@@ -18,23 +17,6 @@ STATUS_STYLE = {
     Status.LIQUIDATION: "red",
     Status.BANKRUPT: "bold white on red",
 }
-
-
-def usd(x: float) -> str:
-    """USD amount, whole dollars with thousands separators; — for NaN / infinity."""
-    return "—" if not math.isfinite(x) else f"{x:,.0f}"
-
-
-def ratio(x: float, unbounded: bool = False) -> str:
-    """Ratio to 3 decimals; ∞ when ``unbounded``; — for NaN / infinity."""
-    if unbounded:
-        return "∞"
-    return "—" if not math.isfinite(x) else f"{x:,.3f}"
-
-
-def pct(x: float) -> str:
-    """Fraction as a percentage to 1 decimal (0.123 → 12.3%); — for NaN / infinity."""
-    return "—" if not math.isfinite(x) else f"{100 * x:.1f}%"
 
 
 def accounts_table(result: CoverageResult, *, limit: int | None = 25, title: str | None = None) -> Table:

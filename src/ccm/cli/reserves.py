@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccm.cli.output import Format, exit_on_error, json_number
+from ccm.cli.output import Format, exit_on_error
 from ccm.errors import InputError
+from ccm.io.numbers import json_number, pct
 
 SCENARIO_SOURCES = ("historical", "hypothetical", "all")
 SALT_BYTES = 16
@@ -67,7 +68,7 @@ def reserves_document(backing, scenarios, *, source: str | None, as_of: str, cur
 
 
 def _pct(value: float | None) -> str:
-    return "∞" if value is None else f"{100 * value:,.1f}%"
+    return "∞" if value is None else pct(value)  # a document's null ratio: no liabilities
 
 
 def _colour(value: float | None) -> str:

@@ -12,6 +12,7 @@ from rich.table import Table
 from ccm.app.scenarios import build_scenarios, scenario_label
 from ccm.cli.output import exit_on_error, progress
 from ccm.errors import InputError
+from ccm.io.numbers import usd
 
 
 class StressFormat(StrEnum):
@@ -25,10 +26,6 @@ class Distribution(StrEnum):
     T = "t"
 
 
-def _usd(x) -> str:
-    return "—" if x is None else f"{x:,.0f}"
-
-
 def print_stress(console: Console, doc: dict) -> None:
     kpi = Table(title=f"Stress at {doc['as_of']}: {len(doc['scenarios']):,} {doc['scenario_source']} scenarios, "
                       f"{doc['accounts']:,} accounts ({doc['currency']})", show_header=False)
@@ -36,13 +33,13 @@ def print_stress(console: Console, doc: dict) -> None:
     kpi.add_column("value", justify="right")
     fund_cov = doc["fund_coverage"]
     colour = "green" if fund_cov is None or fund_cov >= 1 else "red"
-    rows = [("Cover-1 (largest uncovered loss)", f"{_usd(doc['cover_1'])}  in {doc['cover_1_scenario']}"),
-            ("Cover-2 (two largest)", f"{_usd(doc['cover_2'])}  in {doc['cover_2_scenario']}"),
-            ("fund", _usd(doc["fund"])),
+    rows = [("Cover-1 (largest uncovered loss)", f"{usd(doc['cover_1'])}  in {doc['cover_1_scenario']}"),
+            ("Cover-2 (two largest)", f"{usd(doc['cover_2'])}  in {doc['cover_2_scenario']}"),
+            ("fund", usd(doc["fund"])),
             ("fund ÷ Cover-2", f"[{colour}]{'—' if fund_cov is None else f'{fund_cov:.2f}'}[/]")]
     if len(doc["scenarios"]) > 1:
-        rows += [(f"VaR {doc['confidence']:.0%} of system uncovered loss", _usd(doc["var"])),
-                 (f"ES {doc['confidence']:.0%}", _usd(doc["es"]))]
+        rows += [(f"VaR {doc['confidence']:.0%} of system uncovered loss", usd(doc["var"])),
+                 (f"ES {doc['confidence']:.0%}", usd(doc["es"]))]
     for direction, rev in doc["reverse"].items():
         move = "none within ±95%" if rev["system_move"] is None else f"{100 * rev['system_move']:.1f}%"
         rows.append((f"reverse {direction}: move that exhausts the fund", move))
@@ -55,9 +52,9 @@ def print_stress(console: Console, doc: dict) -> None:
     by_name = {s["name"]: s for s in doc["scenarios"]}
     for name in doc["worst_scenarios"]:
         s = by_name[name]
-        worst.add_row(name, s["date"] or "", _usd(s["system_uncovered_loss"]), f"{s['accounts_breached']:,}",
-                      _usd(s["cover_2"]),
-                      ", ".join(f"{a['account']} {_usd(a['uncovered_loss'])}" for a in s["worst_accounts"][:3]))
+        worst.add_row(name, s["date"] or "", usd(s["system_uncovered_loss"]), f"{s['accounts_breached']:,}",
+                      usd(s["cover_2"]),
+                      ", ".join(f"{a['account']} {usd(a['uncovered_loss'])}" for a in s["worst_accounts"][:3]))
     console.print(worst)
     cascade = doc["cascade"]
     if cascade:
@@ -66,8 +63,8 @@ def print_stress(console: Console, doc: dict) -> None:
                     "bad debt without cascade"):
             table.add_column(col, justify="right")
         table.add_row(str(cascade["rounds"]), f"{cascade['accounts_liquidated']:,}",
-                      _usd(cascade["liquidated_notional"]), _usd(cascade["impact_cost"]), _usd(cascade["bad_debt"]),
-                      _usd(cascade["bad_debt_no_cascade"]))
+                      usd(cascade["liquidated_notional"]), usd(cascade["impact_cost"]), usd(cascade["bad_debt"]),
+                      usd(cascade["bad_debt_no_cascade"]))
         console.print(table)
 
 

@@ -18,7 +18,6 @@ most exceptions first. NaN (a test without observations, a margin that touched 0
 from __future__ import annotations
 
 import html
-import math
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -27,15 +26,11 @@ import numpy as np
 from ccm.analysis.backtest import BacktestResult
 from ccm.analysis.backtest_stats import TestResult
 from ccm.io.html import head, svg, table
-
-
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
+from ccm.io.numbers import json_number
 
 
 def _test(result: TestResult) -> dict[str, float | None]:
-    return {"statistic": _num(result.statistic), "p_value": _num(result.p_value)}
+    return {"statistic": json_number(result.statistic), "p_value": json_number(result.p_value)}
 
 
 def account_order(result: BacktestResult) -> np.ndarray:
@@ -54,12 +49,12 @@ def backtest_document(result: BacktestResult) -> dict[str, Any]:
             "account": str(r.account_ids[i]),
             "observations": int(r.account_observations[i]),
             "exceptions": int(r.account_exceptions[i]),
-            "coverage": _num(r.account_coverage[i]),
-            "kupiec": {"statistic": _num(r.account_kupiec[i]), "p_value": _num(r.account_kupiec_p[i])},
+            "coverage": json_number(r.account_coverage[i]),
+            "kupiec": {"statistic": json_number(r.account_kupiec[i]), "p_value": json_number(r.account_kupiec_p[i])},
             "traffic_light": str(r.account_zone[i]),
             "largest_exception": float(r.account_largest_exception[i]),
-            "procyclicality": {"peak_to_trough": _num(r.account_peak_to_trough[i]),
-                               "max_increase": _num(r.account_max_increase[i])},
+            "procyclicality": {"peak_to_trough": json_number(r.account_peak_to_trough[i]),
+                               "max_increase": json_number(r.account_max_increase[i])},
         })
     return {
         "model": r.model,
@@ -67,11 +62,12 @@ def backtest_document(result: BacktestResult) -> dict[str, Any]:
         "mpor_days": r.mpor_days,
         "observations": r.observations,
         "exceptions": r.n_exceptions,
-        "coverage": _num(r.coverage),
+        "coverage": json_number(r.coverage),
         "kupiec": _test(r.kupiec),
         "christoffersen": {"independence": _test(r.independence), "conditional": _test(r.conditional)},
         "traffic_light": {"window": min(r.window, r.n_days), **r.zone_counts},
-        "procyclicality": {"peak_to_trough": _num(r.peak_to_trough), "max_increase": _num(r.max_increase)},
+        "procyclicality": {"peak_to_trough": json_number(r.peak_to_trough),
+                           "max_increase": json_number(r.max_increase)},
         "accounts": accounts,
     }
 

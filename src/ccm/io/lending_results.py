@@ -3,17 +3,12 @@ the ``lending`` section (protocol, Liquity system state, liquidation-drop table)
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from ccm.io.numbers import json_number
 from ccm.lending.metrics import LendingResult, drop_table
-
-
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def lending_account_fields(lending: LendingResult) -> list[dict[str, Any]]:
@@ -27,9 +22,9 @@ def lending_account_fields(lending: LendingResult) -> list[dict[str, Any]]:
     is_lending = ~np.isnan(lending.debt_usd)
     return [
         {
-            "borrowing_capacity": _num(lending.borrowing_capacity[i]),
-            "available_to_borrow": _num(lending.available_to_borrow[i]),
-            "liquidation_drop": _num(lending.liquidation_drop[i]),
+            "borrowing_capacity": json_number(lending.borrowing_capacity[i]),
+            "available_to_borrow": json_number(lending.available_to_borrow[i]),
+            "liquidation_drop": json_number(lending.liquidation_drop[i]),
             "liquidation_price": prices[i] if is_lending[i] else None,
         }
         for i in range(n)
@@ -42,9 +37,9 @@ def lending_system_record(lending: LendingResult) -> dict[str, Any]:
     return {
         "protocol": lending.protocol,
         "accounts": int(np.count_nonzero(~np.isnan(lending.debt_usd))),
-        "total_debt": _num(np.nansum(lending.debt_usd)),
+        "total_debt": json_number(np.nansum(lending.debt_usd)),
         "recovery_mode": lending.recovery_mode,
-        "tcr": _num(lending.tcr),
+        "tcr": json_number(lending.tcr),
         "liquidatable_by_drop": [
             {"drop": float(d), "accounts": int(a), "debt": float(debt), "collateral": float(c)}
             for d, a, debt, c in zip(table.drops, table.accounts, table.debt_usd, table.collateral_usd, strict=True)

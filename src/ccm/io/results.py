@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from datetime import datetime
 from typing import Any
 
@@ -16,13 +15,9 @@ import numpy as np
 
 from ccm.enums import MARGIN_MODELS, STATUSES
 from ccm.io.lending_results import lending_account_fields, lending_system_record
+from ccm.io.numbers import json_number
 from ccm.lending.metrics import LendingResult
 from ccm.risk.coverage import CoverageResult, SystemResult
-
-
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def _contributors(result: CoverageResult, i: int) -> list[dict[str, Any]]:
@@ -40,7 +35,7 @@ def _contributors(result: CoverageResult, i: int) -> list[dict[str, Any]]:
 def account_records(result: CoverageResult) -> list[dict[str, Any]]:
     """One JSON-ready dict per account, in the order of the result."""
     cols = {
-        name: [_num(v) for v in getattr(result, name)]
+        name: [json_number(v) for v in getattr(result, name)]
         for name in ("equity", "collateral_value", "adjusted_equity", "initial_margin", "maintenance_margin",
                      "coverage_ratio", "initial_coverage_ratio", "margin_utilisation", "excess", "shortfall",
                      "available", "distance_down", "distance_up", "health_factor")
@@ -77,16 +72,16 @@ def system_record(system: SystemResult) -> dict[str, Any]:
         "accounts": system.accounts,
         "by_status": system.by_status,
         "by_model": system.by_model,
-        "total_equity": _num(system.total_equity),
-        "total_collateral_value": _num(system.total_collateral_value),
-        "total_adjusted_equity": _num(system.total_adjusted_equity),
-        "total_initial_margin": _num(system.total_initial_margin),
-        "total_maintenance_margin": _num(system.total_maintenance_margin),
-        "system_coverage_ratio": _num(system.system_coverage_ratio),
-        "total_shortfall": _num(system.total_shortfall),
-        "coverage_quantiles": {k: _num(v) for k, v in system.coverage_quantiles.items()},
-        "largest_shortfalls": [{"account": a, "shortfall": _num(s)} for a, s in system.largest_shortfalls],
-        "concentration": _num(system.concentration),
+        "total_equity": json_number(system.total_equity),
+        "total_collateral_value": json_number(system.total_collateral_value),
+        "total_adjusted_equity": json_number(system.total_adjusted_equity),
+        "total_initial_margin": json_number(system.total_initial_margin),
+        "total_maintenance_margin": json_number(system.total_maintenance_margin),
+        "system_coverage_ratio": json_number(system.system_coverage_ratio),
+        "total_shortfall": json_number(system.total_shortfall),
+        "coverage_quantiles": {k: json_number(v) for k, v in system.coverage_quantiles.items()},
+        "largest_shortfalls": [{"account": a, "shortfall": json_number(s)} for a, s in system.largest_shortfalls],
+        "concentration": json_number(system.concentration),
     }
 
 

@@ -7,18 +7,11 @@ JSON never disagree.
 from __future__ import annotations
 
 import html
-import math
-from typing import Any
 
 import matplotlib.pyplot as plt
 
 from ccm.io.html import head, svg, table
-
-
-def _usd(x: Any) -> str:
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:,.0f}"
-
-
+from ccm.io.numbers import usd
 
 
 def _loss_distribution(doc: dict) -> str | None:
@@ -29,7 +22,7 @@ def _loss_distribution(doc: dict) -> str | None:
     ax.hist(losses, bins=min(60, max(10, len(losses) // 20)), color="#4e79a7")
     for key, colour in (("var", "#e15759"), ("es", "#b07aa1")):
         if doc.get(key) is not None:
-            ax.axvline(doc[key], color=colour, linestyle="--", label=f"{key.upper()} {_usd(doc[key])}")
+            ax.axvline(doc[key], color=colour, linestyle="--", label=f"{key.upper()} {usd(doc[key])}")
     ax.set_xlabel("system uncovered loss (USD)")
     ax.set_ylabel("scenarios")
     if doc.get("var") is not None:
@@ -71,12 +64,12 @@ def stress_html(doc: dict) -> str:
              f"({html.escape(str(doc.get('scenario_source', '')))}), {doc.get('accounts', 0):,} accounts</p>"]
     fund_cov = doc.get("fund_coverage")
     cls = "good" if fund_cov is None or fund_cov >= 1 else "bad"
-    kpis = [("Cover-1", _usd(doc.get("cover_1"))), ("Cover-2", _usd(doc.get("cover_2"))),
-            ("fund", _usd(doc.get("fund"))),
+    kpis = [("Cover-1", usd(doc.get("cover_1"))), ("Cover-2", usd(doc.get("cover_2"))),
+            ("fund", usd(doc.get("fund"))),
             ("fund ÷ Cover-2", f"<span class='{cls}'>{'—' if fund_cov is None else f'{fund_cov:.2f}'}</span>")]
     if doc.get("var") is not None:
         conf = doc.get("confidence", 0.99)
-        kpis += [(f"VaR {conf:.0%}", _usd(doc["var"])), (f"ES {conf:.0%}", _usd(doc["es"]))]
+        kpis += [(f"VaR {conf:.0%}", usd(doc["var"])), (f"ES {conf:.0%}", usd(doc["es"]))]
     parts.append("".join(f"<div class='kpi'>{k}<b>{v}</b></div>" for k, v in kpis))
     parts.append("<p class='muted'>Cover-2 is the largest, over all scenarios, of the two largest uncovered losses "
                  "(accounts whose adjusted equity turns negative) in one scenario; the fund covers it when "
@@ -91,8 +84,8 @@ def stress_html(doc: dict) -> str:
     worst = sorted(doc["scenarios"], key=lambda s: s["system_uncovered_loss"], reverse=True)[:15]
     parts.append("<h2>Scenarios, worst first</h2>" + table(
         ["scenario", "date", "system uncovered loss", "accounts breached", "largest uncovered accounts"],
-        [[s["name"], s.get("date") or "", _usd(s["system_uncovered_loss"]), f"{s['accounts_breached']:,}",
-          ", ".join(f"{a['account']} {_usd(a['uncovered_loss'])}" for a in s.get("worst_accounts", [])[:3])]
+        [[s["name"], s.get("date") or "", usd(s["system_uncovered_loss"]), f"{s['accounts_breached']:,}",
+          ", ".join(f"{a['account']} {usd(a['uncovered_loss'])}" for a in s.get("worst_accounts", [])[:3])]
          for s in worst]))
     cascade = doc.get("cascade")
     if cascade:
@@ -100,8 +93,8 @@ def stress_html(doc: dict) -> str:
             ["rounds", "accounts liquidated", "liquidated notional", "impact cost", "bad debt",
              "bad debt without cascade"],
             [[cascade.get("rounds"), f"{cascade.get('accounts_liquidated', 0):,}",
-              _usd(cascade.get("liquidated_notional")), _usd(cascade.get("impact_cost")),
-              _usd(cascade.get("bad_debt")), _usd(cascade.get("bad_debt_no_cascade"))]]))
+              usd(cascade.get("liquidated_notional")), usd(cascade.get("impact_cost")),
+              usd(cascade.get("bad_debt")), usd(cascade.get("bad_debt_no_cascade"))]]))
         figure = _price_path(cascade)
         if figure:
             parts.append(f"<figure>{figure}</figure>")

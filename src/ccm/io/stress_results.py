@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
+from ccm.io.numbers import json_number
 from ccm.stress.cascade import CascadeResult
 from ccm.stress.reverse import ReverseResult
 from ccm.stress.run import StressResult
-
-
-def _num(x: float | None) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def scenario_records(result: StressResult) -> list[dict[str, Any]]:
@@ -47,7 +40,7 @@ def worst_account_records(result: StressResult, top: int = 20) -> list[dict[str,
         "worst_scenario": result.scenario_names[int(result.worst_scenario[i])] if result.worst_scenario[i] >= 0
         else None,
         "stressed_adjusted_equity": float(result.worst_adjusted_equity[i]),
-        "stressed_coverage": _num(result.worst_coverage[i]),
+        "stressed_coverage": json_number(result.worst_coverage[i]),
         "uncovered_loss": float(result.worst_uncovered_loss[i]),
     } for i in order if result.worst_uncovered_loss[i] > 0]
 
@@ -55,11 +48,11 @@ def worst_account_records(result: StressResult, top: int = 20) -> list[dict[str,
 def reverse_record(result: ReverseResult) -> dict[str, Any]:
     scale = result.account_scale
     return {
-        "system_move": _num(result.system_scale),
-        "system_uncovered_loss": _num(result.system_uncovered_loss),
+        "system_move": json_number(result.system_scale),
+        "system_uncovered_loss": json_number(result.system_uncovered_loss),
         "accounts_breaching": int(np.sum(np.isfinite(scale) & (scale > 0))),
         "accounts_already_breached": int(np.sum(scale == 0)),
-        "median_account_move": _num(np.nanmedian(scale[scale > 0])) if np.any(scale > 0) else None,
+        "median_account_move": json_number(np.nanmedian(scale[scale > 0])) if np.any(scale > 0) else None,
         "max_move": result.max_scale,
     }
 
@@ -105,10 +98,10 @@ def stress_document(
         "cover_2": result.cover_2,
         "cover_2_scenario": names[result.cover_2_scenario] if result.cover_2_scenario >= 0 else None,
         "fund": result.fund_usd,
-        "fund_coverage": _num(result.fund_to_cover_2),
+        "fund_coverage": json_number(result.fund_to_cover_2),
         "confidence": result.confidence,
-        "var": _num(result.var),
-        "es": _num(result.es),
+        "var": json_number(result.var),
+        "es": json_number(result.es),
         "worst_accounts": worst_account_records(result),
         "reverse": {k: reverse_record(v) for k, v in (reverse or {}).items()},
         "cascade": None if cascade is None else cascade_record(*cascade),

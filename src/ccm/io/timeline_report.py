@@ -16,7 +16,6 @@ and the worst account's coverage over time and the accounts by status, and lists
 from __future__ import annotations
 
 import html
-import math
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -25,14 +24,10 @@ import numpy as np
 from ccm.analysis.timeline import LEVELS, TimelineResult
 from ccm.enums import STATUSES
 from ccm.io.html import head, svg, table
+from ccm.io.numbers import json_number, ratio
 
 STATUS_COLOURS = {"healthy": "#59a14f", "warning": "#edc948", "margin_call": "#f28e2b", "liquidation": "#e15759",
                   "bankrupt": "#76100e"}
-
-
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def _iso(stamp: np.datetime64) -> str:
@@ -46,8 +41,8 @@ def timeline_document(result: TimelineResult) -> dict[str, Any]:
     series = [
         {
             "timestamp": stamps[t],
-            "system_coverage_ratio": _num(result.system_coverage_ratio[t]),
-            "total_shortfall": _num(result.total_shortfall[t]),
+            "system_coverage_ratio": json_number(result.system_coverage_ratio[t]),
+            "total_shortfall": json_number(result.total_shortfall[t]),
             "accounts_by_status": {name: int(c) for name, c in zip(names, result.status_counts[t], strict=True)},
         }
         for t in range(result.n_steps)
@@ -58,7 +53,7 @@ def timeline_document(result: TimelineResult) -> dict[str, Any]:
         m, breach = int(result.min_coverage_step[i]), int(result.first_breach_step[i])
         accounts.append({
             "account": account,
-            "min_coverage": _num(result.min_coverage[i]),
+            "min_coverage": json_number(result.min_coverage[i]),
             "min_coverage_at": stamps[m] if m >= 0 else None,
             "first_breach_at": stamps[breach] if breach >= 0 else None,
             "time_below": {level: float(result.time_below_hours[i, k]) for k, level in enumerate(LEVELS)},
@@ -111,10 +106,6 @@ def _status_plot(result: TimelineResult) -> str:
 
 
 
-def _ratio(x: Any) -> str:
-    return "—" if x is None else f"{x:.3f}"
-
-
 def timeline_html(result: TimelineResult, *, title: str = "Coverage replay", subtitle: str = "",
                   thresholds: dict[str, float] | None = None, top: int = 50) -> str:
     """The HTML report of a timeline: coverage and status plots, the first ``top`` breaches."""
@@ -126,7 +117,7 @@ def timeline_html(result: TimelineResult, *, title: str = "Coverage replay", sub
     kpis = [
         ("steps", f"{result.n_steps:,}"),
         ("accounts", f"{result.account_ids.shape[0]:,}"),
-        ("system coverage: start", _ratio(_num(scr[0]))),
+        ("system coverage: start", ratio(json_number(scr[0]))),
         ("lowest system coverage", "—" if low is None else f"{scr[low]:.3f} at {doc['series'][low]['timestamp']}"),
         ("peak total shortfall", f"{float(np.max(result.total_shortfall)):,.0f}"),
         ("accounts breached (coverage < 1)", f"<span class='{'bad' if breached else 'good'}'>{len(breached):,}</span>"),
@@ -138,7 +129,7 @@ def timeline_html(result: TimelineResult, *, title: str = "Coverage replay", sub
     parts.append("".join(f"<div class='kpi'>{k}<b>{v}</b></div>" for k, v in kpis))
     parts.append("<h2>Coverage over time</h2><figure>" + _coverage_plot(result, thresholds) + "</figure>")
     parts.append("<h2>Accounts by status</h2><figure>" + _status_plot(result) + "</figure>")
-    rows = [[a["account"], a["first_breach_at"], _ratio(a["min_coverage"]), a["min_coverage_at"] or "—",
+    rows = [[a["account"], a["first_breach_at"], ratio(a["min_coverage"]), a["min_coverage_at"] or "—",
              f"{a['time_below']['liquidation']:,.0f}"] for a in breached[:top]]
     parts.append(f"<h2>First breaches ({len(breached):,} accounts{'' if len(breached) <= top else f', first {top}'})"
                  "</h2>")

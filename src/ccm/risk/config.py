@@ -13,7 +13,7 @@ from typing import Literal
 from ccm.enums import MarginModelName
 from ccm.errors import InputError
 from ccm.lending.rules import LendingParams, ProtocolRules, asset_lending_params
-from ccm.scenario.ewma import DEFAULT_LAMBDA
+from ccm.scenario.ewma_filter import DEFAULT_LAMBDA
 
 VarMethod = Literal["historical", "filtered", "parametric"]
 VarMeasure = Literal["var", "es"]

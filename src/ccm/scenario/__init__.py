@@ -2,7 +2,7 @@
 multipliers per asset, with a leading scenario axis)."""
 
 from ccm.scenario.base import ScenarioSet
-from ccm.scenario.ewma import ewma_covariance, ewma_variance, log_returns
+from ccm.scenario.ewma_filter import ewma_covariance, ewma_variance, log_returns
 from ccm.scenario.historical import HISTORICAL_ASSETS, HISTORICAL_EVENTS, HistoricalEvent, historical_events
 from ccm.scenario.historical_simulation import filter_returns, historical_simulation
 from ccm.scenario.hypothetical import (

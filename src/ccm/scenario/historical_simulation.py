@@ -7,7 +7,7 @@ overlapping h-step windows; window k covers returns k … k+h−1 and its scenar
 
 Filtering (Barone-Adesi et al.; the "volatility scaling" of LCH PAIRS and CME SPAN 2, ccp.md §1.7, §2.3):
 each one-step return is rescaled to today's volatility, ``x̃_t = x_t · σ_now / σ_t``, with σ_t the EWMA forecast
-for step t made before it and σ_now the forecast for the next step (see :mod:`ccm.scenario.ewma`); windows are
+for step t made before it and σ_now the forecast for the next step (see :mod:`ccm.scenario.ewma_filter`); windows are
 then summed from the filtered returns. An asset whose σ_t is 0 (a price that never moved) keeps its return.
 Implied-vol shifts are 0 (a price history carries no implied vols); multipliers are 1.
 """
@@ -21,7 +21,7 @@ import numpy as np
 from ccm._typing import FloatArray
 from ccm.errors import InputError
 from ccm.scenario.base import ScenarioSet
-from ccm.scenario.ewma import DEFAULT_LAMBDA, ewma_variance, log_returns
+from ccm.scenario.ewma_filter import DEFAULT_LAMBDA, ewma_variance, log_returns
 
 
 def as_datetime64(timestamps: Sequence | np.ndarray) -> np.ndarray:

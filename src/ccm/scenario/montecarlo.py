@@ -24,7 +24,7 @@ import numpy as np
 from ccm._typing import FloatArray
 from ccm.errors import InputError
 from ccm.scenario.base import ScenarioSet
-from ccm.scenario.ewma import DEFAULT_LAMBDA, ewma_covariance, ewma_variance, log_returns
+from ccm.scenario.ewma_filter import DEFAULT_LAMBDA, ewma_covariance, ewma_variance, log_returns
 
 #: Floor of the vol shift from ``vol_beta`` (vols never fall by more than 90%).
 MIN_VOL_SHIFT = -0.9
@@ -38,7 +38,7 @@ def estimate_covariance(prices: FloatArray, *, method: str = "ewma", ewma_lambda
     ----------
     prices : ndarray of shape (n_times, n_assets), all > 0, n_times ≥ 3.
     method : "sample" (``numpy.cov``, ddof = 1, demeaned) or "ewma" (RiskMetrics, zero mean, decay
-        ``ewma_lambda``; see :mod:`ccm.scenario.ewma`).
+        ``ewma_lambda``; see :mod:`ccm.scenario.ewma_filter`).
     vol_filter : replace the volatilities by the latest EWMA ones, keeping the sample correlation.
 
     Returns

@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import math
 import shutil
 import tempfile
 import uuid
@@ -24,6 +23,7 @@ import numpy as np
 from ccm.engine import Alert, AlertConfig, CoverageEngine, MetricsChanged, event_to_dict
 from ccm.enums import STATUSES
 from ccm.errors import InputError
+from ccm.io.numbers import json_number
 from ccm.io.results import account_records
 from ccm.market.snapshot import MarketSnapshot
 from ccm.risk.config import RiskConfig
@@ -36,13 +36,6 @@ from ccm.store.live import LiveBook
 log = logging.getLogger(__name__)
 
 MAX_JOBS = 100
-
-
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def take_result(result: Any, rows: np.ndarray) -> Any:
@@ -89,9 +82,9 @@ def records_of(result: Any, rows: np.ndarray) -> list[dict[str, Any]]:
 
 def system_message(system: Any, at: Any) -> dict[str, Any]:
     """The WebSocket ``system`` message of an engine SystemSnapshot."""
-    return {"type": "system", "at": at.isoformat(), "system_coverage_ratio": _num(system.system_coverage_ratio),
-            "total_shortfall": _num(system.total_shortfall), "accounts_by_status": dict(system.by_status),
-            "fund_coverage": _num(system.fund_to_shortfall) if system.fund_usd is not None else None}
+    return {"type": "system", "at": at.isoformat(), "system_coverage_ratio": json_number(system.system_coverage_ratio),
+            "total_shortfall": json_number(system.total_shortfall), "accounts_by_status": dict(system.by_status),
+            "fund_coverage": json_number(system.fund_to_shortfall) if system.fund_usd is not None else None}
 
 
 @dataclass(eq=False)

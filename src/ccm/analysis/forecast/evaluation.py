@@ -13,7 +13,7 @@ from ccm._typing import FloatArray, IntArray
 from ccm.analysis.forecast.features import DailySeries, as_series, realised_variance
 from ccm.analysis.forecast.losses import diebold_mariano, mse, qlike, qlike_losses
 from ccm.errors import InputError
-from ccm.scenario.ewma import SEED_WINDOW
+from ccm.scenario.ewma_filter import SEED_WINDOW
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,12 +10,12 @@ from sklearn.utils.validation import check_is_fitted
 from ccm._typing import FloatArray
 from ccm.analysis.forecast.features import DailySeries, as_series, check_horizon
 from ccm.errors import InputError
-from ccm.scenario.ewma import DEFAULT_LAMBDA, SEED_WINDOW, ewma_variance
+from ccm.scenario.ewma_filter import DEFAULT_LAMBDA, SEED_WINDOW, ewma_variance
 
 
 class EwmaForecaster(BaseEstimator):
     """RiskMetrics exponentially weighted variance, ``σ²_{t+1} = λ σ²_t + (1 − λ) x_t²`` (λ = 0.94 for daily data,
-    J.P. Morgan/Reuters, RiskMetrics — Technical Document, 1996), from :func:`ccm.scenario.ewma.ewma_variance`
+    J.P. Morgan/Reuters, RiskMetrics — Technical Document, 1996), from :func:`ccm.scenario.ewma_filter.ewma_variance`
     (seeded with the mean of x² over the first 30 returns).
 
     The H-day forecast is H σ²_{t} (square-root-of-time: EWMA has a flat term structure). Nothing is estimated;

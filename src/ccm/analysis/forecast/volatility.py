@@ -7,7 +7,7 @@ import numpy as np
 from ccm._typing import FloatArray
 from ccm.analysis.forecast.models import make_forecaster
 from ccm.errors import InputError
-from ccm.scenario.ewma import log_returns
+from ccm.scenario.ewma_filter import log_returns
 
 DAYS_PER_YEAR = 365  # crypto trades every day: annualised vol = daily vol × √365
 

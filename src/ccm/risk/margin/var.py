@@ -60,7 +60,7 @@ from ccm.risk.context import (
 )
 from ccm.risk.margin.base import Requirement
 from ccm.scenario.base import ScenarioSet
-from ccm.scenario.ewma import ewma_covariance, log_returns
+from ccm.scenario.ewma_filter import ewma_covariance, log_returns
 from ccm.scenario.historical_simulation import historical_simulation
 
 Measure = VarMeasure

@@ -1,5 +1,6 @@
-"""Log returns and exponentially weighted (RiskMetrics) variance and covariance, shared by historical
-simulation (volatility filtering) and Monte Carlo.
+"""The EWMA filter: log returns and exponentially weighted (RiskMetrics) variance and covariance, shared by
+historical simulation (volatility filtering), Monte Carlo and the var margin model. The EWMA *forecaster* that
+the volatility models are measured against (``ccm.analysis.forecast.ewma``) is built on this filter.
 
 Recursion, for daily log returns x_0 … x_{n−1} (zero mean assumed, as RiskMetrics does):
 ``σ²_0 = seed``, ``σ²_{t+1} = λ σ²_t + (1 − λ) x_t²``. ``σ²_t`` is the forecast for day t made with the returns
