@@ -80,3 +80,28 @@ class InputError(CcmError):
 
 class ModelError(CcmError):
     """A margin or pricing model was asked for something it cannot compute."""
+
+
+#: Optional packages by top-level module name → the ``ccm[extra]`` that installs them.
+OPTIONAL_EXTRAS = {
+    "fastapi": "service", "starlette": "service", "uvicorn": "service", "multipart": "service",
+    "sqlalchemy": "service", "alembic": "service", "psycopg": "service",
+    "dask": "dist", "distributed": "dist",
+    "arch": "ml",
+}
+
+
+class MissingExtraError(CcmError):
+    """An optional dependency is not installed: says which ``ccm[extra]`` provides it."""
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+        self.extra = OPTIONAL_EXTRAS.get(module.split(".")[0], "all")
+        super().__init__(f"this needs the optional package {module.split('.')[0]!r}, which is not installed "
+                         f"(pip install 'ccm[{self.extra}]')")
+
+    @classmethod
+    def from_import_error(cls, error: ImportError) -> MissingExtraError | None:
+        """The error to report for ``error`` when it is a missing optional package, else None."""
+        name = getattr(error, "name", None) or ""
+        return cls(name) if isinstance(error, ModuleNotFoundError) and name.split(".")[0] in OPTIONAL_EXTRAS else None

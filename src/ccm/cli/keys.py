@@ -62,9 +62,9 @@ def create(
 
     Example: [bold]ccm keys create --role account --account acc-1 --name "fund A"[/bold]
     """
-    from ccm.store import open_store
-
     with exit_on_error():
+        from ccm.store import open_store
+
         with open_store(store) as opened:
             key, secret = opened.create_api_key(role.value if name is None else name, role.value, account or ())
     if fmt is KeyFormat.JSON:
@@ -84,9 +84,9 @@ def list_keys(
     include_revoked: bool = typer.Option(False, "--all", help="Include revoked keys."),
 ) -> None:
     """List the API keys (never their secrets: only the first characters, to tell them apart)."""
-    from ccm.store import open_store
-
     with exit_on_error():
+        from ccm.store import open_store
+
         with open_store(store) as opened:
             found = opened.list_api_keys(include_revoked=include_revoked)
     if fmt is ListFormat.JSON:
@@ -107,9 +107,9 @@ def revoke(
     store: str | None = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
     """Revoke an API key: requests with it are refused from now on."""
-    from ccm.store import open_store
-
     with exit_on_error():
+        from ccm.store import open_store
+
         with open_store(store) as opened:
             key = opened.get_api_key(key_id)
             if key is None:

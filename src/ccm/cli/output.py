@@ -12,9 +12,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ccm.errors import CcmError
+from ccm.errors import CcmError, MissingExtraError
 from ccm.io.files import write_text_atomic
 
 FILE_WIDTH = 170  # columns of a table written to a file or a pipe (a terminal uses its own width)
@@ -60,17 +61,23 @@ def emit(fmt: str, out: Path | None, *, doc: object, table: Callable[[Console], 
 
 def fail(error: CcmError) -> typer.Exit:
     """Print ``error`` as one red line on stderr; the ``typer.Exit`` (code 2) to raise."""
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
 @contextmanager
 def exit_on_error() -> Iterator[None]:
-    """Run the block; a ``CcmError`` in it becomes one red line on stderr and exit code 2 (no traceback)."""
+    """Run the block; a ``CcmError`` in it, or a missing optional package (``ccm[service]``, ``ccm[dist]``,
+    ``ccm[ml]``), becomes one red line on stderr and exit code 2 (no traceback)."""
     try:
         yield
     except CcmError as error:
         raise fail(error) from None
+    except ModuleNotFoundError as error:
+        missing = MissingExtraError.from_import_error(error)
+        if missing is None:
+            raise
+        raise fail(missing) from None
 
 
 def progress(enabled: bool) -> Progress:
