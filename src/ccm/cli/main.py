@@ -43,19 +43,24 @@ class SaveFormat(StrEnum):
     PARQUET = "parquet"
 
 
-def _emit(run, *, fmt: OutputFormat, out: Path | None, as_of: datetime, currency: str, limit: int | None) -> None:
+def _emit(run, *, fmt: OutputFormat, out: Path | None, as_of: datetime, traced, assets, limit: int | None) -> None:
+    """Render a metrics run; ``traced`` (a TracedConfig) gives the effective haircuts of the book's ``assets``."""
     from ccm.cli.defi import lending_of, print_lending
     from ccm.cli.render import print_report
+    from ccm.io.haircut_report import effective_haircuts, haircut_notes
 
     if fmt is OutputFormat.CSV:
         write_text(metrics_csv(run.result), out)
         return
     lending = lending_of(run)
-    doc = (metrics_document(run.result, run.system, as_of=as_of, currency=currency, lending=lending)
+    currency = traced.config.currency
+    doc = (metrics_document(run.result, run.system, as_of=as_of, currency=currency, lending=lending,
+                            effective_haircuts=effective_haircuts(traced, assets))
            if fmt is OutputFormat.JSON else None)
 
     def table(console: Console) -> None:
-        print_report(console, run.result, run.system, as_of=as_of.isoformat(), currency=currency, limit=limit)
+        print_report(console, run.result, run.system, as_of=as_of.isoformat(), currency=currency, limit=limit,
+                     notes=haircut_notes(traced, assets))
         if lending is not None:
             print_lending(console, run.result, lending, limit=limit)
 
@@ -94,11 +99,12 @@ def metrics(
     Example: [bold]ccm metrics examples/book.json --market examples/market.json --format json[/bold]
     """
     from ccm.io.book import load_book
-    from ccm.io.config import load_config
+    from ccm.io.config import load_config_traced
     from ccm.io.market import load_market
 
     with exit_on_error():
-        loaded_config = load_config(config, preset=preset)
+        traced = load_config_traced(config, preset=preset)
+        loaded_config = traced.config
         snapshot = load_market(market)
         loaded_book = load_book(book)
         history = daily_history(prices, loaded_book, snapshot) if prices else None
@@ -117,7 +123,7 @@ def metrics(
                                              show_progress=fmt is OutputFormat.TABLE or out is not None)
         except InputError as error:  # market or config problems found while applying them to the book
             raise error.relocated({"market": str(market), "config": str(config or "built-in default config")}) from None
-        _emit(run, fmt=fmt, out=out, as_of=snapshot.as_of, currency=loaded_config.currency,
+        _emit(run, fmt=fmt, out=out, as_of=snapshot.as_of, traced=traced, assets=loaded_book.assets,
               limit=None if limit == 0 else limit)
 
 
@@ -135,7 +141,7 @@ def demo(
     """Build a realistic synthetic venue (market makers, directional and basis traders, option buyers and
     sellers, borrowers; BTC/ETH/SOL, linear and inverse) and compute every metric."""
     from ccm.io.book import write_book_csv, write_book_json, write_book_parquet
-    from ccm.io.config import load_config, write_config_yaml
+    from ccm.io.config import load_config_traced, write_config_yaml
     from ccm.io.market import write_market_json
     from ccm.synthetic import generate_venue
 
@@ -145,7 +151,8 @@ def demo(
             bar.add_task("generating", total=None)
             venue = generate_venue(accounts, rng=np.random.default_rng(seed))
             book = venue.columns.build()
-        config = load_config(None)
+        traced = load_config_traced(None)
+        config = traced.config
         run = evaluate_with_progress(book, venue.market, config, model=model, with_distance=True, show_progress=True)
         if save is not None:
             save.mkdir(parents=True, exist_ok=True)
@@ -160,7 +167,7 @@ def demo(
                 book_path = save / "book"
             write_market_json(venue.market, save / "market.json")
             write_config_yaml(config, save / "config.yaml")
-        _emit(run, fmt=OutputFormat.TABLE, out=None, as_of=venue.market.as_of, currency=config.currency,
+        _emit(run, fmt=OutputFormat.TABLE, out=None, as_of=venue.market.as_of, traced=traced, assets=book.assets,
               limit=limit)
         mix = ", ".join(f"{k} {v:,}" for k, v in venue.description.items())
         console.print(f"[dim]synthetic venue (seed {seed}): {mix}[/]")
@@ -186,6 +193,7 @@ def _register() -> None:
     reserves, the service."""
     from ccm.cli.backtest import backtest
     from ccm.cli.breach import breach
+    from ccm.cli.config import config_app
     from ccm.cli.forecast import forecast
     from ccm.cli.keys import keys_app
     from ccm.cli.liquidations import liquidations
@@ -201,6 +209,7 @@ def _register() -> None:
     app.add_typer(por_app, name="por")
     app.command()(serve)
     app.add_typer(keys_app, name="keys")
+    app.add_typer(config_app, name="config")
 
 
 _register()

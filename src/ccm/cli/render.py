@@ -78,6 +78,9 @@ def system_table(system: SystemResult, *, as_of: str, currency: str) -> Table:
 
 
 def print_report(console: Console, result: CoverageResult, system: SystemResult, *, as_of: str, currency: str,
-                 limit: int | None) -> None:
+                 limit: int | None, notes: list[str] | tuple[str, ...] = ()) -> None:
+    """The venue table, then the accounts; ``notes`` (e.g. haircut parts the user's config did not set) first."""
+    for note in notes:
+        console.print(f"[bold yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     console.print(system_table(system, as_of=as_of, currency=currency))
     console.print(accounts_table(result, limit=limit))

@@ -11,7 +11,7 @@ Errors name the file the bad value came from, the key path of its parent as reco
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,9 +21,19 @@ from pydantic import BaseModel, Field, ValidationError
 
 from ccm.enums import MarginModelName
 from ccm.errors import InputError
+from ccm.io.config_conventions import bounded_misreading, unbounded_problem
+from ccm.io.config_sources import Layer, ValueSource, has_key, key_lines, trace
 from ccm.io.files import parse_document, read_document, write_text_atomic
-from ccm.io.protocol_config import ProtocolIn, preset_document, protocol_problem, protocol_rules, protocol_to_dict
-from ccm.io.validation import STRICT, Loc, input_error, locate_by_parent
+from ccm.io.protocol_config import (
+    ProtocolIn,
+    preset_document,
+    preset_file,
+    preset_text,
+    protocol_problem,
+    protocol_rules,
+    protocol_to_dict,
+)
+from ccm.io.validation import STRICT, Loc, input_error, locate_by_parent, path_text
 from ccm.lending.rules import LendingParams
 from ccm.risk.config import (
     AssetRisk,
@@ -197,17 +207,6 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return out
 
 
-def _has(data: Any, loc: Loc) -> bool:
-    for part in loc:
-        if isinstance(data, Mapping) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
-            data = data[part]
-        else:
-            return False
-    return True
-
-
 class _Source:
     """Which file a merged value came from: the user's file where it sets the key, else the default."""
 
@@ -215,7 +214,7 @@ class _Source:
         self.user, self.user_file = user, user_file
 
     def sets(self, loc: Loc) -> bool:
-        return self.user is not None and self.user_file is not None and _has(self.user, loc)
+        return self.user is not None and self.user_file is not None and has_key(self.user, loc)
 
     def file(self, loc: Loc) -> str:
         return self.user_file if self.sets(loc) and self.user_file else DEFAULT_CONFIG
@@ -276,10 +275,19 @@ def _check(config: RiskConfig, src: _Source) -> None:
 def config_from_dict(data: Mapping[str, Any], *, source: _Source | None = None) -> RiskConfig:
     """Validate a complete (already merged) configuration mapping into a RiskConfig."""
     src = source or _Source()
+    misread = unbounded_problem(data)
+    if misread is not None:
+        raise src.error(misread[0], message=misread[1], hint=misread[2])
     try:
         doc = ConfigIn.model_validate(data)
     except ValidationError as exc:
-        loc = tuple(exc.errors()[0]["loc"])
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        bound = (first.get("ctx") or {}).get("le", (first.get("ctx") or {}).get("lt"))
+        misread_bounded = bounded_misreading(loc, first.get("input"), bound) if first["type"] in (
+            "less_than_equal", "less_than") else None
+        if misread_bounded is not None:
+            raise src.error(loc, message=misread_bounded[0], hint=misread_bounded[1]) from None
         raise input_error(exc, ConfigIn, file=src.file(loc), locate=locate_by_parent) from None
     margin = doc.margin or MarginIn()
     config = RiskConfig(
@@ -308,25 +316,40 @@ def config_from_dict(data: Mapping[str, Any], *, source: _Source | None = None) 
     return config
 
 
-def _default_document() -> dict[str, Any]:
-    text = resources.files("ccm").joinpath("presets", "default.yaml").read_text(encoding="utf-8")
-    data = parse_document(text, file=DEFAULT_CONFIG, yaml_syntax=True)
+def _default_text() -> str:
+    return resources.files("ccm").joinpath("presets", "default.yaml").read_text(encoding="utf-8")
+
+
+def _default_document(*, nulls: bool = False) -> dict[str, Any]:
+    """The packaged default; with ``nulls`` its keys set to null are kept (they name the built-in default)."""
+    data = parse_document(_default_text(), file=DEFAULT_CONFIG, yaml_syntax=True)
     if not isinstance(data, Mapping):
         raise InputError("the packaged default config is not a mapping", file=DEFAULT_CONFIG)
-    return strip_nulls(data)
+    return dict(data) if nulls else strip_nulls(data)
 
 
-def load_config(path: str | Path | None = None, *, preset: str | None = None) -> RiskConfig:
-    """The risk configuration: the packaged default, or ``path`` merged over it; raises InputError.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Merge:
+    """The documents of one configuration, lowest first, and their merge."""
 
-    ``preset`` (e.g. ``"aave-v3"``, see ``ccm.io.protocol_config``) is merged over the default first, so the
-    user's file still overrides it (a file with ``inherit_default: false`` is used on its own).
-    """
+    layers: tuple[Layer, ...]
+    merged: dict[str, Any]
+    source: _Source
+
+
+def _merge(path: str | Path | None, preset: str | None, *, with_lines: bool) -> _Merge:
+    """Read the packaged default, ``preset`` and the user's file ``path`` and merge them (see the module doc)."""
     base = _default_document()
+    shown = _default_document(nulls=True) if with_lines else base  # its nulls name the built-in defaults it keeps
+    layers = [Layer(origin="default", file=DEFAULT_CONFIG, document=shown,
+                    lines=key_lines(_default_text()) if with_lines else {})]
     if preset is not None:
-        base = deep_merge(base, preset_document(preset))
+        document = preset_document(preset)
+        base = deep_merge(base, document)
+        layers.append(Layer(origin="preset", file=preset_file(preset), document=document,
+                            lines=key_lines(preset_text(preset)) if with_lines else {}))
     if path is None:
-        return config_from_dict(base)
+        return _Merge(layers=tuple(layers), merged=base, source=_Source())
     path = Path(path)
     user = read_document(path, what="config")
     user = {} if user is None else user
@@ -336,8 +359,49 @@ def load_config(path: str | Path | None = None, *, preset: str | None = None) ->
     inherit = user.get("inherit_default", True)
     if not isinstance(inherit, bool):
         raise InputError(f"must be true or false, got {inherit!r}", file=str(path), field="inherit_default")
+    mine = Layer(origin="user", file=str(path), document=user,
+                 lines=key_lines(path.read_text(encoding="utf-8")) if with_lines else {})
     merged = deep_merge(base, user) if inherit else strip_nulls(user)
-    return config_from_dict(merged, source=_Source(user, str(path)))
+    return _Merge(layers=(*layers, mine) if inherit else (mine,), merged=merged, source=_Source(user, str(path)))
+
+
+def load_config(path: str | Path | None = None, *, preset: str | None = None) -> RiskConfig:
+    """The risk configuration: the packaged default, or ``path`` merged over it; raises InputError.
+
+    ``preset`` (e.g. ``"aave-v3"``, see ``ccm.io.protocol_config``) is merged over the default first, so the
+    user's file still overrides it (a file with ``inherit_default: false`` is used on its own).
+    """
+    merge = _merge(path, preset, with_lines=False)
+    return config_from_dict(merge.merged, source=merge.source)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TracedConfig:
+    """A configuration with the origin of each of its values.
+
+    effective : the complete configuration as :func:`config_to_dict` lays it out (what the metrics use).
+    sources : ``path_text`` of every leaf of ``effective`` (``"assets.BTC.haircut"``) → its :class:`ValueSource`.
+    user_file : the user's file, None without one.
+    """
+
+    config: RiskConfig
+    effective: dict[str, Any]
+    sources: Mapping[str, ValueSource]
+    user_file: str | None
+
+    def source(self, *loc: str | int) -> ValueSource:
+        """The source of the leaf at ``loc`` (built-in when the listing has no such leaf)."""
+        return self.sources.get(path_text(loc), ValueSource(origin="built-in"))
+
+
+def load_config_traced(path: str | Path | None = None, *, preset: str | None = None) -> TracedConfig:
+    """:func:`load_config` with the file and line every value came from (``ccm config show``)."""
+    merge = _merge(path, preset, with_lines=True)
+    config = config_from_dict(merge.merged, source=merge.source)
+    effective = config_to_dict(config)
+    sources = trace({k: v for k, v in effective.items() if k != "inherit_default"}, merge.layers)
+    return TracedConfig(config=config, effective=effective, sources=sources,
+                        user_file=None if path is None else str(path))
 
 
 def _plain(value: Any) -> Any:

@@ -164,12 +164,22 @@ def protocol_to_dict(rules: ProtocolRules) -> dict[str, Any]:
     return {"name": rules.name, SECTION[rules.name]: body}
 
 
-def preset_document(name: str) -> dict[str, Any]:
-    """The packaged preset ``ccm/presets/<name>.yaml`` as a mapping; raises InputError for an unknown name."""
+def preset_file(name: str) -> str:
+    """The logical file name of preset ``name`` (``ccm/presets/<name>.yaml``, as errors name it)."""
+    return f"ccm/presets/{name}.yaml"
+
+
+def preset_text(name: str) -> str:
+    """The text of the packaged preset ``name``; raises InputError for an unknown name."""
     if name not in PROTOCOLS:
         raise InputError(f"unknown preset {name!r}", field="preset", hint=f"choose one of {', '.join(PROTOCOLS)}")
-    where = f"ccm/presets/{name}.yaml"
-    text = resources.files("ccm").joinpath("presets", f"{name}.yaml").read_text(encoding="utf-8")
+    return resources.files("ccm").joinpath("presets", f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def preset_document(name: str) -> dict[str, Any]:
+    """The packaged preset ``ccm/presets/<name>.yaml`` as a mapping; raises InputError for an unknown name."""
+    text = preset_text(name)
+    where = preset_file(name)
     data = parse_document(text, file=where, yaml_syntax=True)
     if not isinstance(data, Mapping):
         raise InputError("the packaged preset is not a mapping", file=where)

@@ -87,12 +87,14 @@ def system_record(system: SystemResult) -> dict[str, Any]:
 
 def metrics_document(
     result: CoverageResult, system: SystemResult, *, as_of: datetime, currency: str = "USD",
-    lending: LendingResult | None = None,
+    lending: LendingResult | None = None, effective_haircuts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``ccm metrics`` JSON document: ``{"as_of", "currency", "accounts": [...], "system": {...}}``.
 
     With ``lending`` (``ccm.lending.metrics``), accounts also get ``borrowing_capacity``,
     ``available_to_borrow``, ``liquidation_drop`` and ``liquidation_price``, and the document a ``lending`` section.
+    With ``effective_haircuts`` (``ccm.io.haircut_report``) the document has that section: per asset the haircut
+    applied, its static, volatility and size parts and the source of each setting.
     """
     records = account_records(result)
     if lending is not None:
@@ -104,6 +106,7 @@ def metrics_document(
         "accounts": records,
         "system": system_record(system),
         **({"lending": lending_system_record(lending)} if lending is not None else {}),
+        **({"effective_haircuts": effective_haircuts} if effective_haircuts is not None else {}),
     }
 
 

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from ccm._typing import FloatArray, IntArray
 from ccm.book.book import row_sums
-from ccm.risk.config import RiskConfig
+from ccm.risk.config import AssetRisk, RiskConfig
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +35,34 @@ class HaircutTable:
     tier_rate: FloatArray  # (n_assets, n_tiers), 1.0 padded
     has_tiers: np.ndarray  # bool (n_assets,)
     stable: np.ndarray  # bool (n_assets,)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HaircutBreakdown:
+    """The parts of one asset's haircut (decimals).
+
+    static : the configured ``haircut``.
+    volatility : z·σ·√(liquidation_days/365); 0 when the asset has no volatility.
+    base : min(1, max(static, volatility)): the haircut before the size add-on and the tiers.
+    liquidity_scale : Y·σ_daily/√ADV; a balance worth v USD gets the add-on liquidity_scale·√v (0 when off).
+    """
+
+    static: float
+    volatility: float
+    base: float
+    liquidity_scale: float
+
+
+def haircut_breakdown(setting: AssetRisk, confidence_z: float) -> HaircutBreakdown:
+    """The static, volatility and liquidity parts of ``setting``'s haircut (the module docstring's formula)."""
+    vol_h = 0.0
+    if setting.volatility is not None:
+        vol_h = float(confidence_z * setting.volatility * np.sqrt(setting.liquidation_days / 365.0))
+    liq = 0.0
+    if setting.adv_usd and setting.volatility is not None:
+        liq = float(setting.impact_coefficient * setting.volatility / np.sqrt(365.0) / np.sqrt(setting.adv_usd))
+    return HaircutBreakdown(static=setting.haircut, volatility=vol_h, base=min(1.0, max(setting.haircut, vol_h)),
+                            liquidity_scale=liq)
 
 
 def compile_haircuts(assets: tuple[str, ...], config: RiskConfig) -> HaircutTable:
@@ -53,13 +81,8 @@ def compile_haircuts(assets: tuple[str, ...], config: RiskConfig) -> HaircutTabl
     rate[:, 0] = 1.0  # no tiers: the whole value at rate 1
     has_tiers = np.zeros(n, dtype=bool)
     for k, s in enumerate(settings):
-        if s.volatility is not None:
-            vol_h = config.haircut_confidence_z * s.volatility * np.sqrt(s.liquidation_days / 365.0)
-        else:
-            vol_h = 0.0
-        base[k] = min(1.0, max(s.haircut, vol_h))
-        if s.adv_usd and s.volatility is not None:
-            liq[k] = s.impact_coefficient * s.volatility / np.sqrt(365.0) / np.sqrt(s.adv_usd)
+        parts = haircut_breakdown(s, config.haircut_confidence_z)
+        base[k], liq[k] = parts.base, parts.liquidity_scale
         if s.tiers:
             has_tiers[k] = True
             upper[k, : len(s.tiers)] = [t.up_to_usd for t in s.tiers]

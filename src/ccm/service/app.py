@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ccm import __version__
 from ccm.errors import CcmError, InputError
+from ccm.service import redact
 from ccm.service.middleware import BodyLimit, RateLimit
 from ccm.service.settings import ServiceSettings
 from ccm.service.state import ServiceState
@@ -118,6 +119,7 @@ def create_app(settings: ServiceSettings | None = None, *, key_store: Any = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact.install()  # no API key or URL password in a log line (uvicorn has configured logging by now)
         state = await asyncio.to_thread(build_state, settings, key_store=key_store)
         state.loop = asyncio.get_running_loop()
         app.state.service = state

@@ -216,7 +216,10 @@ class ServiceState:
             rows = np.array(sorted(index[a] for a in wanted if a in index), dtype=np.int64)
             for rec in records_of(self.view.result, rows):
                 records[rec["account"]] = json.dumps({"type": "account", "at": event.at.isoformat(), **rec})
-        self._deliver([(c, [system] + [records[a] for a in sorted(c.subscribed & records.keys())]) for c in clients])
+        # role account: its accounts only, no venue-wide figures (GET /system answers it 403)
+        self._deliver([(c, ([system] if c.allowed is None else []) + [records[a] for a in
+                                                                       sorted(c.subscribed & records.keys())])
+                       for c in clients])
 
     def _broadcast(self, message_for: Callable[[Client], dict | None]) -> None:
         texts: dict[int, str] = {}

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect
 
-from ccm.service.deps import authenticate, get_key_store, visible_accounts
+from ccm.service.deps import KEY_CACHE_SECONDS, authenticate, get_key_store, visible_accounts
 from ccm.service.state import Client
 
 router = APIRouter(tags=["live"])
@@ -20,7 +20,12 @@ QUEUE_SIZE = 1000
 @router.websocket("/ws/metrics")
 async def ws_metrics(websocket: WebSocket, key_store: Annotated[Any, Depends(get_key_store)],
                      api_key: Annotated[str | None, Query()] = None) -> None:
-    """After connecting: ``{"type": "hello", "role"}``; send ``{"subscribe": [ids]}`` to follow accounts."""
+    """After connecting: ``{"type": "hello", "role"}``; send ``{"subscribe": [ids]}`` to follow accounts.
+
+    The key is checked again every ``KEY_CACHE_SECONDS``: a connection whose key was revoked (by any process, in
+    the store) is closed with code 1008 within that time. Role ``account`` gets its accounts and their alerts,
+    not the venue-wide ``system`` messages (as ``GET /system`` answers it 403).
+    """
     key = await asyncio.to_thread(authenticate, key_store, api_key)
     if key is None:
         await websocket.close(code=1008, reason="missing or invalid API key")
@@ -34,7 +39,15 @@ async def ws_metrics(websocket: WebSocket, key_store: Annotated[Any, Depends(get
         while True:
             await websocket.send_text(await client.queue.get())  # JSON encoded once for all clients
 
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(KEY_CACHE_SECONDS)
+            if await asyncio.to_thread(authenticate, key_store, api_key) is None:
+                await websocket.close(code=1008, reason="API key revoked")
+                return
+
     sender = asyncio.create_task(pump())
+    watcher = asyncio.create_task(watch())
     try:
         await websocket.send_json({"type": "hello", "role": key.role})
         while True:
@@ -50,6 +63,7 @@ async def ws_metrics(websocket: WebSocket, key_store: Annotated[Any, Depends(get
         pass
     finally:
         state.clients.discard(client)
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await sender
+        for task in (sender, watcher):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
