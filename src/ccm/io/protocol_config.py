@@ -165,10 +165,15 @@ def protocol_to_dict(rules: ProtocolRules) -> dict[str, Any]:
     return {"name": rules.name, SECTION[rules.name]: body}
 
 
+#: Presets that select a venue's margin model (``default_model``) and its parameters, beside the DeFi protocols.
+MARGIN_PRESETS: tuple[str, ...] = ("derive-pmrm", "derive-pmrm-test")
+PRESETS: tuple[str, ...] = PROTOCOLS + MARGIN_PRESETS
+
+
 def preset_document(name: str) -> dict[str, Any]:
     """The packaged preset ``ccm/presets/<name>.yaml`` as a mapping; raises InputError for an unknown name."""
-    if name not in PROTOCOLS:
-        raise InputError(f"unknown preset {name!r}", field="preset", hint=f"choose one of {', '.join(PROTOCOLS)}")
+    if name not in PRESETS:
+        raise InputError(f"unknown preset {name!r}", field="preset", hint=f"choose one of {', '.join(PRESETS)}")
     where = f"ccm/presets/{name}.yaml"
     text = resources.files("ccm").joinpath("presets", f"{name}.yaml").read_text(encoding="utf-8")
     data = parse_document(text, file=where, yaml_syntax=True)
