@@ -6,6 +6,7 @@ The published-vector conformance is tests/conformance/test_derive_pmrm.py."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -217,3 +218,38 @@ def test_coin_settled_contracts_are_refused_with_the_account_and_instrument():
         derive_pmrm_requirement(ctx)
     assert err.value.field == "BTC-PERPETUAL" and "acct-9" in err.value.record
     assert context_module.DERIVE_PMRM_CODE in context_module.UNHAIRCUT_CODES
+
+
+def test_config_round_trips_and_bad_parameters_name_the_key(tmp_path):
+    from ccm.io.config import write_config_yaml
+
+    config = load_config(None, preset="derive-pmrm-test")
+    write_config_yaml(config, tmp_path / "c.yaml")
+    assert load_config(tmp_path / "c.yaml") == config
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("margin:\n  derive_pmrm:\n    ETH: {basis_spot_up: 0.9}\n")
+    with pytest.raises(InputError) as err:
+        load_config(bad)
+    assert (err.value.file, err.value.record, err.value.field) == (str(bad), "margin.derive_pmrm.ETH", "basis_spot_up")
+
+
+def test_market_forwards_and_confidences_round_trip_and_are_checked():
+    from ccm.io.market import market_from_dict, market_to_dict
+
+    doc = {"as_of": "2025-03-01T00:00:00Z", "index": {"ETH": 2000.0, "BTC": 60000.0, "USDC": 1.0},
+           "surfaces": {"ETH": {"atm": 0.6}, "BTC": {"atm": 0.5}}, "forwards": {"ETH-6-1.0-call": 2001.5},
+           "confidences": {"ETH": 0.4}}
+    snapshot = market_from_dict(doc)
+    assert market_from_dict(market_to_dict(snapshot)) == snapshot
+    ctx = random_context(np.random.default_rng(1), n_accounts=2)
+    state = resolve_market(snapshot, ctx.book.assets, ctx.book.instruments)
+    k = ctx.book.instruments.index_of()["ETH-6-1.0-call"]
+    assert state.forward[k] == pytest.approx(2001.5)
+    assert state.asset_confidence[ctx.book.assets.index("ETH")] == 0.4 and state.confidence[k] == 1.0
+    with pytest.raises(InputError) as err:
+        market_from_dict({**doc, "confidences": {"ETH": 1.5}})
+    assert err.value.field == "ETH"
+    perp = replace(snapshot, forwards={"ETH-PERP": 2000.0})
+    with pytest.raises(InputError) as err:
+        resolve_market(perp, ctx.book.assets, ctx.book.instruments)
+    assert (err.value.record, err.value.field) == ("forwards", "ETH-PERP")
