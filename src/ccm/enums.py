@@ -27,6 +27,7 @@ class MarginModelName(StrEnum):
     PORTFOLIO = "portfolio"
     LENDING = "lending"
     VAR = "var"  # appended: array codes of the others are unchanged
+    DERIVE_PMRM = "derive-pmrm"  # Derive (Lyra v2) portfolio margin, ccm.risk.margin.derive_pmrm
 
 
 class Status(StrEnum):

@@ -197,7 +197,7 @@ def test_empty_user_file_is_the_default(tmp_path: Path) -> None:
             "unknown field",
         ),
         ("distance: {grid: [0.1, 0.05]}", "distance", "grid[1]", "increase"),
-        ("default_model: cross", None, "default_model", "'standard', 'portfolio', 'lending' or 'var'"),
+        ("default_model: cross", None, "default_model", "'standard', 'portfolio', 'lending', 'var' or 'derive-pmrm'"),
         ("threshold: {warning: 2}", None, "threshold", "unknown field"),
         ("inherit_default: maybe", None, "inherit_default", "true or false"),
     ],

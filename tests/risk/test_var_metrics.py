@@ -156,7 +156,7 @@ def test_a_var_account_without_history_is_an_input_error_naming_it():
     run = evaluate(mixed, SNAPSHOT, config(), with_distance=True, history=HISTORY)
     alone = evaluate(_book(), SNAPSHOT, config(), with_distance=False, history=HISTORY)
     assert run.result.initial_margin[1] == pytest.approx(alone.result.initial_margin[1], rel=1e-12)
-    assert run.system.by_model == {"standard": 4, "portfolio": 0, "lending": 0, "var": 1}
+    assert run.system.by_model == {"standard": 4, "portfolio": 0, "lending": 0, "var": 1, "derive-pmrm": 0}
 
 
 def test_the_real_time_engine_refuses_var_accounts():

@@ -78,7 +78,8 @@ def metrics(
     model: MarginModelName | None = typer.Option(None, "--model", help="Margin every account with this model "
                                                  "(default: each account's own model, else the config's): standard "
                                                  "| portfolio (Deribit) | lending (health factor) | var (VaR/ES "
-                                                 "over a daily history: needs --prices; config margin.var)."),
+                                                 "over a daily history: needs --prices; config margin.var) | "
+                                                 "derive-pmrm (Derive portfolio margin; config margin.derive_pmrm)."),
     prices: list[str] | None = typer.Option(None, "--prices", help="var model: daily price history up to the "
                                             "snapshot, ASSET=FILE pairs (repeat the option) or one wide CSV "
                                             "timestamp,BTC,ETH,…; required when an account uses var."),
@@ -91,8 +92,10 @@ def metrics(
                                          "see docs/distributed.md."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Run on a local Dask cluster of N worker "
                                        "processes."),
-    preset: str | None = typer.Option(None, "--preset", help="DeFi protocol preset for lending accounts: aave-v3 | "
-                                      "compound-v3 | maker | liquity-v1 (merged under --config); see docs/defi.md."),
+    preset: str | None = typer.Option(None, "--preset", help="Preset merged under --config: a DeFi protocol for "
+                                      "lending accounts (aave-v3 | compound-v3 | maker | liquity-v1, docs/defi.md) "
+                                      "or a venue margin model as the default (derive-pmrm: mainnet parameters | "
+                                      "derive-pmrm-test: Derive's test set-up; docs/margin-models.md)."),
 ) -> None:
     """Coverage metrics for every account of BOOK and for the whole venue.
 

@@ -75,7 +75,7 @@ class PositionIn(BaseModel):
 class AccountIn(BaseModel):
     model_config = STRICT
     id: str = Text
-    margin_model: Literal["standard", "portfolio", "lending", "var"] | None = None
+    margin_model: Literal["standard", "portfolio", "lending", "var", "derive-pmrm"] | None = None
     collateral: dict[str, float] = Field(default_factory=dict)
     positions: list[PositionIn] = Field(default_factory=list)
 

@@ -37,6 +37,7 @@ from ccm.io.validation import STRICT, Loc, input_error, locate_by_parent, path_t
 from ccm.lending.rules import LendingParams
 from ccm.risk.config import (
     AssetRisk,
+    DerivePmrmParams,
     DistanceSettings,
     HaircutTier,
     PortfolioParams,
@@ -129,11 +130,60 @@ class VarIn(BaseModel):
     proxy: str | None = None  # "" = a book asset missing from the history does not move
 
 
+class DeriveScenarioIn(BaseModel):
+    model_config = STRICT
+    spot: Annotated[float, Field(gt=0, le=3)]
+    vol: Literal["up", "none", "down"]
+
+
+class DerivePmrmIn(BaseModel):
+    """``margin.derive_pmrm.<UNDERLYING>``: Derive PMRM parameters (ccm.risk.config.DerivePmrmParams)."""
+
+    model_config = STRICT
+    scenarios: Annotated[list[DeriveScenarioIn], Field(min_length=1)] | None = None
+    basis_spot_up: Positive | None = None
+    basis_spot_down: Positive | None = None
+    basis_add_factor: NonNegative | None = None
+    basis_mult_factor: NonNegative | None = None
+    peg_loss_threshold: Unit | None = None
+    peg_loss_factor: NonNegative | None = None
+    confidence_threshold: Unit | None = None
+    confidence_margin: NonNegative | None = None
+    base_percent: Unit | None = None
+    perp_percent: Unit | None = None
+    option_percent: Unit | None = None
+    im_factor: Annotated[float, Field(ge=1)] | None = None
+    base_static_discount: Unit | None = None
+    rate_mult_scale: NonNegative | None = None
+    rate_add_scale: NonNegative | None = None
+    vol_range_up: NonNegative | None = None
+    vol_range_down: NonNegative | None = None
+    short_term_power: NonNegative | None = None
+    long_term_power: NonNegative | None = None
+    dte_floor_days: Positive | None = None
+    cash_asset: Annotated[str, Field(min_length=1)] | None = None
+
+
 class MarginIn(BaseModel):
     model_config = STRICT
     standard: dict[str, StandardIn] | None = None
     portfolio: dict[str, PortfolioIn] | None = None
     var: VarIn | None = None
+    derive_pmrm: dict[str, DerivePmrmIn] | None = None
+
+
+def _derive_pmrm_params(margin: MarginIn, src: _Source) -> dict[str, DerivePmrmParams]:
+    out = {}
+    for name, item in (margin.derive_pmrm or {}).items():
+        given = _given(item)
+        if item.scenarios is not None:
+            given["scenarios"] = tuple((float(x.spot), str(x.vol)) for x in item.scenarios)
+        try:
+            out[name] = DerivePmrmParams(**given)
+        except InputError as error:  # relations between fields (basis_spot_down < 1 < basis_spot_up, …)
+            field = (error.field or "derive_pmrm").split("[")[0]
+            raise src.error(("margin", "derive_pmrm", name, field), message=error.message) from None
+    return out
 
 
 def _var_params(margin: MarginIn, src: _Source) -> dict[str, VarParams]:
@@ -171,7 +221,7 @@ class ConfigIn(BaseModel):
     inherit_default: bool | None = None
     currency: Annotated[str, Field(min_length=1)] | None = None
     # var is not offered here: a var account needs a price history (ccm metrics --model var --prices …)
-    default_model: Literal["standard", "portfolio", "lending", "var"] | None = None
+    default_model: Literal["standard", "portfolio", "lending", "var", "derive-pmrm"] | None = None
     thresholds: ThresholdsIn | None = None
     haircut_confidence_z: NonNegative | None = None
     assets: dict[str, AssetIn] | None = None
@@ -306,6 +356,7 @@ def config_from_dict(data: Mapping[str, Any], *, source: _Source | None = None) 
             for name, p in (margin.portfolio or {}).items()
         },
         lending={name: LendingParams(**_given(p)) for name, p in (doc.lending or {}).items()},
+        derive_pmrm=_derive_pmrm_params(margin, src),
         **_var_params(margin, src),
         **({"distance": DistanceSettings(**{**_given(doc.distance), **(
             {"grid": tuple(doc.distance.grid)} if doc.distance.grid is not None else {})})}
@@ -427,6 +478,8 @@ def config_to_dict(config: RiskConfig) -> dict[str, Any]:
             "standard": {name: _plain(asdict(p)) for name, p in config.standard.items()},
             "portfolio": {name: _plain(asdict(p)) for name, p in config.portfolio.items()},
             "var": {**_plain(asdict(config.var)), **({"proxy": ""} if config.var.proxy is None else {})},
+            "derive_pmrm": {name: {**_plain(asdict(p)), "scenarios": [{"spot": s, "vol": v} for s, v in p.scenarios]}
+                            for name, p in config.derive_pmrm.items()},
         },
         "lending": {name: _plain(asdict(p)) for name, p in config.lending.items()},
         "distance": _plain(asdict(config.distance)),

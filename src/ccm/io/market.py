@@ -9,7 +9,10 @@ Document::
      "surfaces": {"BTC": {"atm": 0.55},             # optional: flat, or a grid of expiry × moneyness
                   "ETH": {"expiries_years": [0.1, 1], "moneyness": [0.8, 1, 1.2],
                           "vols": [[0.8, 0.7, 0.75], [0.7, 0.65, 0.68]]}},
-     "rates": {"BTC": 0.0}}                         # optional, continuously compounded, finite
+     "rates": {"BTC": 0.0},                         # optional, continuously compounded, finite
+     "forwards": {"ETH-20230118-2000-C": 2004.75},  # optional, USD per option id (overrides S·e^{rτ})
+     "confidences": {"ETH": 0.9, "ETH-PERP": 1.0}}  # optional, feed confidence in [0, 1] per asset or
+                                                    # instrument id (derive-pmrm contingencies; default 1)
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ class MarketIn(BaseModel):
     vols: dict[str, NonNegative] = Field(default_factory=dict)
     surfaces: dict[str, SurfaceIn] = Field(default_factory=dict)
     rates: dict[str, float] = Field(default_factory=dict)
+    forwards: dict[str, Price] = Field(default_factory=dict)
+    confidences: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
 
 
 def _increasing(values: list[float], *, file: str, record: str, field: str) -> np.ndarray:
@@ -100,6 +105,8 @@ def market_from_dict(data: Any, *, file: str = "market") -> MarketSnapshot:
         vols=dict(doc.vols),
         surfaces={u: _surface(u, s, file=file) for u, s in doc.surfaces.items()},
         rates=dict(doc.rates),
+        forwards=dict(doc.forwards),
+        confidences=dict(doc.confidences),
     )
 
 
@@ -130,7 +137,7 @@ def market_to_dict(snapshot: MarketSnapshot) -> dict[str, Any]:
         "as_of": as_of.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "index": {str(k): float(v) for k, v in snapshot.index.items()},
     }
-    for name in ("marks", "vols", "rates"):
+    for name in ("marks", "vols", "rates", "forwards", "confidences"):
         mapping = getattr(snapshot, name)
         if mapping:
             out[name] = {str(k): float(v) for k, v in mapping.items()}

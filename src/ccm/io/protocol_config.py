@@ -164,6 +164,11 @@ def protocol_to_dict(rules: ProtocolRules) -> dict[str, Any]:
     return {"name": rules.name, SECTION[rules.name]: body}
 
 
+#: Presets that select a venue's margin model (``default_model``) and its parameters, beside the DeFi protocols.
+MARGIN_PRESETS: tuple[str, ...] = ("derive-pmrm", "derive-pmrm-test")
+PRESETS: tuple[str, ...] = PROTOCOLS + MARGIN_PRESETS
+
+
 def preset_file(name: str) -> str:
     """The logical file name of preset ``name`` (``ccm/presets/<name>.yaml``, as errors name it)."""
     return f"ccm/presets/{name}.yaml"
@@ -171,8 +176,8 @@ def preset_file(name: str) -> str:
 
 def preset_text(name: str) -> str:
     """The text of the packaged preset ``name``; raises InputError for an unknown name."""
-    if name not in PROTOCOLS:
-        raise InputError(f"unknown preset {name!r}", field="preset", hint=f"choose one of {', '.join(PROTOCOLS)}")
+    if name not in PRESETS:
+        raise InputError(f"unknown preset {name!r}", field="preset", hint=f"choose one of {', '.join(PRESETS)}")
     return resources.files("ccm").joinpath("presets", f"{name}.yaml").read_text(encoding="utf-8")
 
 

@@ -23,6 +23,11 @@ class MarketSnapshot:
     surfaces : per-underlying fallback surfaces for options with neither a vol nor a mark.
     rates : optional continuously compounded rate per underlying, used for forwards S·e^{rτ} of
         futures without a mark and of options (default 0, as Deribit prices options on a 0% rate).
+    forwards : optional forward price (USD) per option id, overriding S·e^{rτ} for that option (venues such as
+        Derive publish one forward per expiry; give it to each option of the expiry).
+    confidences : optional feed confidence in [0, 1] per asset (its index feed) or instrument id (a perpetual's
+        price feed; an option's forward, rate and vol feeds, the lowest of them); default 1. Only margin models
+        with confidence contingencies read them (``derive-pmrm``).
     """
 
     as_of: datetime
@@ -31,6 +36,8 @@ class MarketSnapshot:
     vols: Mapping[str, float] = field(default_factory=dict)
     surfaces: Mapping[str, VolSurface] = field(default_factory=dict)
     rates: Mapping[str, float] = field(default_factory=dict)
+    forwards: Mapping[str, float] = field(default_factory=dict)
+    confidences: Mapping[str, float] = field(default_factory=dict)
 
     def with_index(self, index: Mapping[str, float], as_of: datetime | None = None) -> MarketSnapshot:
         """A copy with some index prices replaced (and optionally a new time)."""

@@ -34,6 +34,9 @@ class MarketState:
     settle_price : ndarray (n_instruments,), USD price of the settlement asset.
     unit_value : ndarray (n_instruments,), value of one unit in settlement units (``pricing.contracts``).
     unit_delta : ndarray (n_instruments,), delta of one unit in coins of the underlying.
+    rate : ndarray (n_instruments,), the snapshot's rate of each instrument's underlying (0 where none).
+    asset_confidence : ndarray (n_assets,), feed confidence of each index price in [0, 1] (1 where none).
+    confidence : ndarray (n_instruments,), feed confidence of each instrument's own price inputs (1 where none).
     """
 
     as_of_s: float
@@ -45,6 +48,9 @@ class MarketState:
     settle_price: FloatArray
     unit_value: FloatArray
     unit_delta: FloatArray
+    rate: FloatArray
+    asset_confidence: FloatArray
+    confidence: FloatArray
 
     @property
     def forward(self) -> FloatArray:
@@ -84,6 +90,11 @@ def resolve_market(
     for key, value in snapshot.rates.items():
         if not np.isfinite(value):
             raise InputError(f"{value!r} is not a finite rate", file=MARKET, record="rates", field=key)
+    for key, value in snapshot.forwards.items():
+        _check_number(value, record="forwards", field=key)
+    for key, value in snapshot.confidences.items():
+        if not (np.isfinite(value) and 0.0 <= value <= 1.0):
+            raise InputError(f"{value!r} is not a confidence in [0, 1]", file=MARKET, record="confidences", field=key)
 
     as_of_s = snapshot.as_of.timestamp()
     n = len(instruments)
@@ -104,6 +115,16 @@ def resolve_market(
         k = int(np.flatnonzero(future_mark & (marks <= 0))[0])
         raise InputError("a future's mark must be positive", file=MARKET, record="marks", field=str(ids[k]))
     basis = np.where(future_mark, marks / spot, basis)
+    if snapshot.forwards:
+        given_forward = np.array([snapshot.forwards.get(str(i), np.nan) for i in ids], dtype=float)
+        stray = np.isfinite(given_forward) & ~is_option
+        if stray.any():
+            k = int(np.flatnonzero(stray)[0])
+            raise InputError("forwards are given for options only (mark a future or perpetual instead)",
+                             file=MARKET, record="forwards", field=str(ids[k]))
+        basis = np.where(np.isfinite(given_forward), given_forward / spot, basis)
+    asset_confidence = np.array([float(snapshot.confidences.get(a, 1.0)) for a in assets], dtype=float)
+    confidence = np.array([float(snapshot.confidences.get(str(i), 1.0)) for i in ids], dtype=float)
 
     vol = np.zeros(n)
     if is_option.any():
@@ -161,4 +182,7 @@ def resolve_market(
         settle_price=settle_price,
         unit_value=unit_value(forward, **terms),
         unit_delta=unit_delta(forward, **terms),
+        rate=rate,
+        asset_confidence=asset_confidence,
+        confidence=confidence,
     )

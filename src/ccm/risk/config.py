@@ -95,6 +95,69 @@ class PortfolioParams:
     cross_settlement: bool = True
 
 
+VolShock = Literal["up", "none", "down"]
+
+#: Derive's 21 margin scenarios (spot shock × vol-shock direction), v2-core scripts/config.sol getDefaultScenarios.
+DERIVE_TEST_SCENARIOS: tuple[tuple[float, str], ...] = tuple(
+    (s, v) for s in (1.15, 1.10, 1.05, 1.0, 0.95, 0.90, 0.85) for v in ("up", "none", "down"))
+#: The 23 of the mainnet deployment config (v2-core scripts/config-mainnet.sol): 1.20 up, the 21, 0.80 up.
+DERIVE_MAINNET_SCENARIOS: tuple[tuple[float, str], ...] = ((1.20, "up"),) + DERIVE_TEST_SCENARIOS + ((0.80, "up"),)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DerivePmrmParams:
+    """Derive (Lyra v2) portfolio margin, PMRM + PMRMLib of derivexyz/v2-core, for one underlying.
+
+    Defaults are the mainnet deployment parameters of v2-core ``scripts/config-mainnet.sol`` (commit
+    f46973056213eca1d1e7c32063a242d2b39fa98d); the names follow PMRMLib's parameter structs. See
+    ``ccm.risk.margin.derive_pmrm`` and docs/margin-models.md.
+
+    scenarios : (spot shock, vol shock "up" | "none" | "down") pairs, the margin scenarios.
+    basis_spot_up, basis_spot_down, basis_add_factor, basis_mult_factor : BasisContingencyParameters.
+    peg_loss_threshold … option_percent : OtherContingencyParameters (confidence_threshold = confThreshold,
+        confidence_margin = confMargin).
+    im_factor, base_static_discount, rate_mult_scale, rate_add_scale : MarginParameters.
+    vol_range_up … dte_floor_days : VolShockParameters (dteFloor in days).
+    cash_asset : the manager's cash asset (its index is Derive's stable price).
+    """
+
+    scenarios: tuple[tuple[float, str], ...] = DERIVE_MAINNET_SCENARIOS
+    basis_spot_up: float = 1.05
+    basis_spot_down: float = 0.95
+    basis_add_factor: float = 1.0
+    basis_mult_factor: float = 1.2
+    peg_loss_threshold: float = 0.99
+    peg_loss_factor: float = 4.0
+    confidence_threshold: float = 0.55
+    confidence_margin: float = 1.0
+    base_percent: float = 0.03
+    perp_percent: float = 0.03
+    option_percent: float = 0.02
+    im_factor: float = 1.25
+    base_static_discount: float = 0.95
+    rate_mult_scale: float = 1.0
+    rate_add_scale: float = 0.12
+    vol_range_up: float = 0.6
+    vol_range_down: float = 0.3
+    short_term_power: float = 0.3
+    long_term_power: float = 0.13
+    dte_floor_days: float = 1.0
+    cash_asset: str = "USDC"
+
+    def __post_init__(self) -> None:
+        if not self.scenarios:
+            raise InputError("needs at least one scenario", record="derive_pmrm", field="scenarios")
+        for k, (shock, vol) in enumerate(self.scenarios):
+            if not (0.0 < shock <= 3.0) or vol not in ("up", "none", "down"):
+                raise InputError(f"scenario {k} must be [spot shock in (0, 3], up | none | down], got "
+                                 f"{[shock, vol]!r}", record="derive_pmrm", field=f"scenarios[{k}]")
+        if not self.basis_spot_down < 1.0 < self.basis_spot_up:
+            raise InputError("need basis_spot_down < 1 < basis_spot_up", record="derive_pmrm",
+                             field="basis_spot_up")
+        if self.im_factor < 1.0:
+            raise InputError(f"im_factor must be ≥ 1, got {self.im_factor}", record="derive_pmrm", field="im_factor")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VarParams:
     """Parameters of the VaR / ES margin model (``ccm.risk.margin.var``; config section ``margin.var``).
@@ -178,6 +241,7 @@ class RiskConfig:
     standard: Mapping[str, StandardParams] = field(default_factory=dict)
     portfolio: Mapping[str, PortfolioParams] = field(default_factory=dict)
     lending: Mapping[str, LendingParams] = field(default_factory=dict)
+    derive_pmrm: Mapping[str, DerivePmrmParams] = field(default_factory=dict)
     var: VarParams = VarParams()
     distance: DistanceSettings = DistanceSettings()
     contributors_top: int = 3
@@ -205,6 +269,10 @@ class RiskConfig:
 
     def portfolio_for(self, underlying: str) -> PortfolioParams:
         return self._per_underlying(self.portfolio, "portfolio", underlying)
+
+    def derive_pmrm_for(self, underlying: str) -> DerivePmrmParams:
+        """Derive PMRM parameters of ``underlying``, else the ``default`` entry, else the mainnet defaults."""
+        return self.derive_pmrm.get(underlying) or self.derive_pmrm.get("default") or DerivePmrmParams()
 
     def lending_for(self, asset: str) -> LendingParams:
         """Lending parameters of ``asset`` (outside any Aave eMode), the protocol's where it sets them."""

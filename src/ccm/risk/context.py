@@ -27,6 +27,15 @@ if TYPE_CHECKING:
 
 LENDING_CODE = MARGIN_MODELS.index(MarginModelName.LENDING)
 VAR_CODE = MARGIN_MODELS.index(MarginModelName.VAR)
+DERIVE_PMRM_CODE = MARGIN_MODELS.index(MarginModelName.DERIVE_PMRM)
+#: Models whose requirement already prices collateral risk, so their accounts' collateral counts unhaircut:
+#: lending (the liquidation threshold plays that role) and derive-pmrm (base assets sit in its scenarios).
+UNHAIRCUT_CODES = (LENDING_CODE, DERIVE_PMRM_CODE)
+
+
+def haircut_applies(model_code: np.ndarray) -> BoolArray:
+    """Accounts (or balances, given their accounts' codes) whose collateral is haircut, shape of ``model_code``."""
+    return ~np.isin(model_code, UNHAIRCUT_CODES)
 
 
 def settled_at_mark(book: Book, market: MarketState) -> FloatArray:
@@ -207,15 +216,15 @@ class EquityParts:
 def account_equity(ctx: RiskContext, moves: FloatArray | None = None) -> EquityParts:
     """Equity, haircut collateral and position value per account (DESIGN.md §2), optionally moved.
 
-    Accounts under the lending model value collateral without haircut: the protocol's liquidation
-    threshold plays that role in their requirement (see ``risk.margin.lending``).
+    Accounts under the lending and derive-pmrm models value collateral without haircut (``UNHAIRCUT_CODES``):
+    their requirement prices that risk (the liquidation threshold; Derive's base-asset scenarios).
     """
     raw, cut = collateral_values(
         ctx.book.balances,
         ctx.market.asset_prices,
         ctx.haircuts,
         price_multiplier=ctx.balance_multipliers(moves),
-        haircut_rows=ctx.model_code != LENDING_CODE,
+        haircut_rows=haircut_applies(ctx.model_code),
     )
     positions = ctx.book.positions
     shared = None if moves is None or moves.ndim != 2 or not _equity.AVAILABLE else shared_moves(moves)
@@ -261,6 +270,6 @@ def scenario_adjusted_equity(
     collateral = collateral_values_scenarios(
         book.balances, mkt.asset_prices[None, :] * price_multiplier, ctx.haircuts,
         haircut_multiplier=haircut_multiplier, liquidity_multiplier=liquidity_multiplier,
-        haircut_rows=ctx.model_code != LENDING_CODE,
+        haircut_rows=haircut_applies(ctx.model_code),
     )
     return collateral + position_value

@@ -162,6 +162,9 @@ def moved_market(
         settle_price=market.settle_price * pm[instruments.settlement_asset],
         unit_value=unit_value(forward, **terms),
         unit_delta=unit_delta(forward, **terms),
+        rate=market.rate,
+        asset_confidence=market.asset_confidence,
+        confidence=market.confidence,
     )
 
 

@@ -35,7 +35,13 @@ from ccm._typing import FloatArray, IntArray
 from ccm.book.book import row_of_nonzeros, row_sums
 from ccm.errors import InputError
 from ccm.pricing.contracts import unit_value
-from ccm.risk.context import LENDING_CODE, RiskContext, account_equity, instrument_terms, scenario_adjusted_equity
+from ccm.risk.context import (
+    RiskContext,
+    account_equity,
+    haircut_applies,
+    instrument_terms,
+    scenario_adjusted_equity,
+)
 from ccm.risk.distance import distances_to_liquidation
 from ccm.risk.haircut import haircut_values
 from ccm.risk.margin import margin_requirement
@@ -161,7 +167,7 @@ def scaled_adjusted_equity(ctx: RiskContext, path: Direction, scale: FloatArray)
         haircut_multiplier=np.maximum(0.0, 1.0 + tb * (path.haircut_multipliers[assets] - 1.0)),
         liquidity_multiplier=np.maximum(LIQUIDITY_FLOOR, 1.0 + tb * (path.liquidity_multipliers[assets] - 1.0)),
     )
-    cut = np.where(ctx.model_code[rows] != LENDING_CODE, cut, balances.data * price)
+    cut = np.where(haircut_applies(ctx.model_code[rows]), cut, balances.data * price)
     return row_sums(cut, balances.indptr) + position_value
 
 

@@ -15,6 +15,7 @@ from ccm.book.book import nonzeros_of_rows
 from ccm.enums import MARGIN_MODELS, MarginModelName
 from ccm.risk.context import RiskContext
 from ccm.risk.margin.base import Requirement
+from ccm.risk.margin.derive_pmrm import derive_pmrm_requirement
 from ccm.risk.margin.lending import lending_requirement
 from ccm.risk.margin.portfolio import portfolio_requirement
 from ccm.risk.margin.standard import standard_requirement
@@ -27,6 +28,7 @@ MODELS: dict[MarginModelName, ModelFunction] = {
     MarginModelName.PORTFOLIO: portfolio_requirement,
     MarginModelName.LENDING: lending_requirement,
     MarginModelName.VAR: var_margin,  # needs ctx.history (RiskContext.build(..., history=))
+    MarginModelName.DERIVE_PMRM: derive_pmrm_requirement,
 }
 
 
