@@ -42,7 +42,7 @@ CORE = {name for layer in LAYERS[:LAYERS.index(("synthetic",)) + 1] for name in 
 SHELL_ONLY = {"pandas", "pydantic", "pydantic_core", "fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic",
               "psycopg", "dask", "distributed", "typer", "rich", "yaml", "pyarrow", "websockets", "matplotlib"}
 #: Shared modules of the CLI that commands may import (they define no command).
-CLI_SHARED = {"output", "render", "main", "__init__"}
+CLI_SHARED = {"output", "render", "render_lending", "main", "__init__"}
 
 
 def _layer_of(top: str) -> int:

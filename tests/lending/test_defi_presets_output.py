@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from ccm.book import Account, build_book
-from ccm.cli.defi import print_lending
+from ccm.cli.render_lending import print_lending
 from ccm.enums import MarginModelName
 from ccm.io.config import load_config
 from ccm.io.results import metrics_document

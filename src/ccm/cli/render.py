@@ -1,13 +1,18 @@
-"""Rich rendering of coverage results for the terminal."""
+"""Rendering of coverage results: the terminal tables, and a metrics run as a table, JSON or CSV."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from ccm.cli.output import emit, write_text
 from ccm.enums import MARGIN_MODELS, STATUSES, Status
 from ccm.io.numbers import pct, ratio, usd
-from ccm.io.results import worst_first
+from ccm.io.results import metrics_csv, metrics_document, worst_first
 from ccm.risk.coverage import CoverageResult, SystemResult
 
 STATUS_STYLE = {
@@ -84,3 +89,36 @@ def print_report(console: Console, result: CoverageResult, system: SystemResult,
         console.print(f"[bold yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     console.print(system_table(system, as_of=as_of, currency=currency))
     console.print(accounts_table(result, limit=limit))
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+def emit_metrics(run, *, fmt: OutputFormat, out: Path | None, as_of: datetime, traced, assets,
+                 limit: int | None) -> None:
+    """Render a metrics run (``ccm metrics``, ``ccm demo``) as CSV, JSON or the tables; ``traced`` (a TracedConfig)
+    gives the effective haircuts of the book's ``assets``."""
+    from ccm.cli.render_lending import lending_of, print_lending
+    from ccm.io.haircut_report import effective_haircuts, haircut_notes
+
+    if fmt is OutputFormat.CSV:
+        write_text(metrics_csv(run.result), out)
+        return
+    lending = lending_of(run)
+    currency = traced.config.currency
+    doc = (metrics_document(run.result, run.system, as_of=as_of, currency=currency, lending=lending,
+                            effective_haircuts=effective_haircuts(traced, assets))
+           if fmt is OutputFormat.JSON else None)
+
+    def table(console: Console) -> None:
+        print_report(console, run.result, run.system, as_of=as_of.isoformat(), currency=currency, limit=limit,
+                     notes=haircut_notes(traced, assets))
+        if lending is not None:
+            print_lending(console, run.result, lending, limit=limit)
+
+    emit(fmt.value, out, doc=doc, table=table)
+
+
